@@ -1,0 +1,86 @@
+"""App factory: mounts the API routers, the web pages and static files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import warroom
+from warroom.auth.api import router as auth_router
+from warroom.config.api import router as config_router
+from warroom.core.clock import Clock, SystemClock
+from warroom.core.errors import DomainError
+from warroom.db.session import Database
+from warroom.incidents.api import router as incidents_router
+from warroom.org.api import router as org_router
+from warroom.web.routes import STATIC_DIR, WebRedirect
+from warroom.web.routes import router as web_router
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def validation_body(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return 400, {"error": f"request body is not valid JSON: {err.get('msg')}"}
+        field = _field(tuple(err.get("loc", ())))
+        msg = err.get("msg", "invalid")
+        expected = (err.get("ctx") or {}).get("expected")
+        if expected:
+            msg += f" (allowed: {expected})"
+        errors.append({"field": field, "message": msg})
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    return 422, {
+        "error": f"{first['field']}: {first['message']}",
+        "field": first["field"],
+        "errors": errors,
+    }
+
+
+def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
+    app = FastAPI(
+        title="warroom",
+        version=warroom.__version__,
+        description="Incident response: declare, staff, log and resolve incidents.",
+    )
+    app.state.db = db
+    app.state.clock = clock or SystemClock()
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        status, body = validation_body(exc)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(WebRedirect)
+    async def web_redirect(_: Request, exc: WebRedirect) -> Any:
+        return exc.response()
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(incidents_router)
+    app.include_router(org_router)
+    app.include_router(auth_router)
+    app.include_router(config_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,98 @@
+"""Bearer tokens for the API and CLI; password login and sessions for the web."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.auth.models import ApiToken, WebSession
+from warroom.core.clock import Clock
+from warroom.core.errors import Unauthorized, ValidationFailed
+from warroom.core.principal import Principal
+from warroom.core.security import ROLES, hash_token, new_token, verify_password
+from warroom.org.models import User
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def create_token(
+    session: Session, clock: Clock, *, role: str, user: User | None = None, name: str = ""
+) -> str:
+    if role not in ROLES:
+        raise ValidationFailed(
+            f"role must be one of {', '.join(ROLES)}", field="role", allowed=list(ROLES)
+        )
+    token = new_token()
+    session.add(
+        ApiToken(
+            token_hash=hash_token(token),
+            name=name,
+            role=role,
+            user_id=user.id if user else None,
+            created_at=clock.now(),
+        )
+    )
+    session.flush()
+    return token
+
+
+def principal_for_token(session: Session, token: str) -> Principal:
+    row = session.execute(
+        select(ApiToken, User)
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        raise Unauthorized("the bearer token is not valid")
+    tok, user = row
+    if user is not None and not user.active:
+        raise Unauthorized("the token's user is deactivated")
+    name = user.name if user else (tok.name or f"token-{tok.id}")
+    return Principal(role=tok.role, user_id=user.id if user else None, name=name)
+
+
+def login(session: Session, clock: Clock, login_name: str, password: str) -> tuple[str, str]:
+    """Returns (session secret for the cookie, CSRF token)."""
+    user = session.scalar(
+        select(User).where((User.name == login_name) | (User.email == login_name))
+    )
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        raise Unauthorized("unknown user or wrong password")
+    secret = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(
+        WebSession(
+            session_hash=hash_token(secret),
+            csrf_token=csrf,
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    return secret, csrf
+
+
+def principal_for_session(
+    session: Session, clock: Clock, secret: str
+) -> tuple[Principal, str] | None:
+    row = session.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.session_hash == hash_token(secret))
+    ).first()
+    if row is None:
+        return None
+    web, user = row
+    if web.expires_at <= clock.now() or not user.active:
+        return None
+    return Principal(role=user.role, user_id=user.id, name=user.name), web.csrf_token
+
+
+def logout(session: Session, secret: str) -> None:
+    web = session.scalar(select(WebSession).where(WebSession.session_hash == hash_token(secret)))
+    if web is not None:
+        session.delete(web)

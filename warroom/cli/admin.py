@@ -1,0 +1,158 @@
+"""`warroom user|service|token|apply|export`"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from warroom.cli.client import ApiError, Client
+from warroom.cli.output import emit_json, table
+from warroom.config.loader import ConfigFileError, load
+
+json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+@click.group("user")
+def user() -> None:
+    """People who respond to incidents."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--email", required=True)
+@click.option("--full-name", default="")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA zone, e.g. Europe/Berlin")
+@click.option("--role", default="responder", type=click.Choice(["viewer", "responder", "admin"]))
+@click.option("--password", default=None, help="web login password (at least 8 characters)")
+@json_flag
+def user_create(
+    name: str,
+    email: str,
+    full_name: str,
+    timezone: str,
+    role: str,
+    password: str | None,
+    as_json: bool,
+) -> None:
+    """Create a user."""
+    body = {
+        "name": name,
+        "email": email,
+        "full_name": full_name,
+        "timezone": timezone,
+        "role": role,
+    }
+    if password:
+        body["password"] = password
+    u = Client().post("/api/v1/users", body)
+    emit_json(u) if as_json else click.echo(f"Created user {u['name']} ({u['role']})")
+
+
+@user.command("list")
+@json_flag
+def user_list(as_json: bool) -> None:
+    """List users."""
+    users = Client().get("/api/v1/users")
+    if as_json:
+        emit_json(users)
+    else:
+        table(
+            [(u["name"], u["email"], u["timezone"], u["role"], u["active"]) for u in users],
+            ["name", "email", "timezone", "role", "active"],
+        )
+
+
+@click.group("service")
+def service() -> None:
+    """Services, their owners, dependencies and runbooks."""
+
+
+@service.command("list")
+@json_flag
+def service_list(as_json: bool) -> None:
+    """List services."""
+    svcs = Client().get("/api/v1/services")
+    if as_json:
+        emit_json(svcs)
+    else:
+        table(
+            [(s["name"], s["owner"], s["tier"], ",".join(s["depends_on"])) for s in svcs],
+            ["name", "owner", "tier", "depends on"],
+        )
+
+
+@service.command("show")
+@click.argument("name")
+@json_flag
+def service_show(name: str, as_json: bool) -> None:
+    """Show a service."""
+    s = Client().get(f"/api/v1/services/{name}")
+    if as_json:
+        emit_json(s)
+        return
+    click.echo(f"{s['name']}  (tier {s['tier']}, owner {s['owner'] or '—'})")
+    if s["description"]:
+        click.echo(f"  {s['description']}")
+    click.echo(f"  depends on  {', '.join(s['depends_on']) or '—'}")
+    click.echo(f"  used by     {', '.join(s['dependents']) or '—'}")
+    for rb in s["runbooks"]:
+        click.echo(f"  runbook     {rb}")
+
+
+@click.command("apply")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="print the plan, change nothing")
+@json_flag
+def apply(path: Path, dry_run: bool, as_json: bool) -> None:
+    """Validate, plan and apply config as code from a YAML file or folder."""
+    try:
+        loaded = load(path)
+    except ConfigFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        result = Client().post("/api/v1/config/apply", {"config": loaded.data, "dry_run": dry_run})
+    except ApiError as exc:
+        problems = exc.body.get("problems") if isinstance(exc.body, dict) else None
+        if not problems:
+            raise
+        lines = []
+        for p in problems:
+            where = loaded.locate(tuple(p["path"]))
+            prefix = f"{where[0]}:{where[1]}" if where else str(path)
+            lines.append(f"{prefix}: {p['location']}: {p['message']}")
+        raise click.ClickException(
+            "config is invalid, nothing was changed:\n" + "\n".join(lines)
+        ) from exc
+    if as_json:
+        emit_json(result)
+        return
+    changes = result["changes"]
+    if not changes:
+        click.echo("No changes: the live config matches.")
+        return
+    for ch in changes:
+        sign = {"create": "+", "update": "~", "delete": "-"}[ch["action"]]
+        extra = f" ({', '.join(ch['fields'])})" if ch["fields"] else ""
+        click.echo(
+            f"  {sign} {ch['action']} {ch['kind'][:-1] if ch['kind'] != 'severities' else 'severity'} {ch['name']}{extra}"
+        )
+    counts = {
+        a: sum(1 for c in changes if c["action"] == a) for a in ("create", "update", "delete")
+    }
+    summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n)
+    click.echo(("Plan: " if dry_run else "Applied: ") + summary)
+
+
+@click.command("export")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="write to a file"
+)
+def export(output: Path | None) -> None:
+    """Write the live config as YAML that `warroom apply` accepts unchanged."""
+    text = Client().get("/api/v1/config/export")
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}")
+    else:
+        click.echo(text, nl=False)

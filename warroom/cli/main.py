@@ -1,0 +1,147 @@
+"""The `warroom` command."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+
+import click
+
+from warroom.cli.admin import apply, export, service, user
+from warroom.cli.incident import incident
+from warroom.cli.output import emit_json
+from warroom.settings import Settings
+
+
+@click.group()
+@click.version_option(package_name="warroom")
+def main() -> None:
+    """warroom: incident response from alert to postmortem.
+
+    The API commands read WARROOM_URL (default http://127.0.0.1:8080) and
+    WARROOM_TOKEN; `serve`, `engine` and `token create` open the store named by
+    WARROOM_DATABASE_URL (default: ./warroom.db).
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--no-engine", is_flag=True, help="serve API and web only (run `warroom engine` apart)"
+)
+@click.option("--demo", is_flag=True, help="load the sample organisation in examples/acme")
+def serve(host: str, port: int, no_engine: bool, demo: bool) -> None:
+    """Migrate the store and serve the API, the web pages and (by default) the engine."""
+    import uvicorn
+
+    from warroom.app import create_app
+    from warroom.auth.service import create_token
+    from warroom.core.clock import SystemClock
+    from warroom.engine import handlers  # noqa: F401  (registers job handlers)
+    from warroom.engine.worker import Worker
+    from warroom.org.service import user_by_name
+    from warroom.runtime import open_store
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env()
+    clock = SystemClock()
+    db, boot = open_store(settings.database_url, clock)
+    url = f"http://{host}:{port}"
+    click.echo(f"warroom store: {db.engine.url.render_as_string(hide_password=True)}")
+    if boot.created:
+        with db.session() as s:
+            token = create_token(
+                s, clock, role="admin", user=user_by_name(s, "admin"), name="first-run"
+            )
+        click.echo("")
+        click.echo("First run: created the administrator. These credentials are shown once.")
+        click.echo(
+            f"  web:  {url}/login   user: {boot.admin_name}   password: {boot.admin_password}"
+        )
+        click.echo(f"  CLI:  export WARROOM_URL={url} WARROOM_TOKEN={token}")
+        click.echo("")
+    if demo:
+        from warroom.demo import load_demo
+
+        made = load_demo(db, clock)
+        click.echo(f"Demo organisation loaded from examples/acme ({made} sample incidents added).")
+        click.echo("  demo logins: alice / bob / carol, password: warroom-demo")
+    app = create_app(db, clock)
+    app.state.secure_cookies = settings.secure_cookies
+    worker = None
+    if not no_engine:
+        worker = Worker(db, clock)
+        worker.start_thread()
+    click.echo(f"Serving on {url}  (API docs: {url}/docs)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if worker:
+            worker.stop()
+
+
+@main.command()
+@click.option("--poll", default=1.0, show_default=True, help="seconds between polls when idle")
+def engine(poll: float) -> None:
+    """Run the engine alone: claims due work from the store and runs it."""
+    from warroom.core.clock import SystemClock
+    from warroom.engine import handlers  # noqa: F401
+    from warroom.engine.worker import Worker
+    from warroom.runtime import open_store
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    db, _ = open_store(Settings.from_env().database_url)
+    worker = Worker(db, SystemClock())
+    click.echo(f"engine {worker.name} running against the store; Ctrl-C stops it")
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.run_forever(poll)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(["viewer", "responder", "admin"]))
+@click.option("--user", "user_name", default=None, help="act as this user")
+@click.option("--name", default="", help="a label for the token")
+@click.option("--json", "as_json", is_flag=True)
+def token_create(role: str, user_name: str | None, name: str, as_json: bool) -> None:
+    """Create a token directly in the store (for bootstrapping). Shown once."""
+    from warroom.auth.service import create_token
+    from warroom.core.clock import SystemClock
+    from warroom.core.errors import DomainError
+    from warroom.org.service import user_by_name
+    from warroom.runtime import open_store
+
+    db, _ = open_store(Settings.from_env().database_url)
+    try:
+        with db.session() as s:
+            user_row = user_by_name(s, user_name) if user_name else None
+            tok = create_token(s, SystemClock(), role=role, user=user_row, name=name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        db.dispose()
+    if as_json:
+        emit_json({"token": tok, "role": role, "user": user_name})
+    else:
+        click.echo(tok)
+
+
+main.add_command(incident)
+main.add_command(user)
+main.add_command(service)
+main.add_command(apply)
+main.add_command(export)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

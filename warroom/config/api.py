@@ -1,0 +1,36 @@
+"""REST routes for config as code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict
+
+from warroom.config import service
+from warroom.core.deps import clock, db, needs
+from warroom.core.principal import Principal
+
+router = APIRouter(prefix="/api/v1/config", tags=["config"])
+
+
+class ApplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    config: dict[str, Any]
+    dry_run: bool = False
+
+
+@router.post("/apply", summary="Validate, plan and (unless dry_run) apply a config document")
+def apply(
+    body: ApplyIn, request: Request, _: Principal = Depends(needs("admin"))
+) -> dict[str, Any]:
+    with db(request).session() as s:
+        changes = service.apply(s, clock(request), body.config, dry_run=body.dry_run)
+        return {"applied": not body.dry_run, "changes": [c.to_dict() for c in changes]}
+
+
+@router.get("/export", summary="The live config as YAML that apply accepts unchanged")
+def export(request: Request, _: Principal = Depends(needs("admin"))) -> PlainTextResponse:
+    with db(request).session() as s:
+        return PlainTextResponse(service.export_yaml(s), media_type="application/yaml")

@@ -1,0 +1,359 @@
+"""Config as code: validate a document, plan the changes, apply them, export live config.
+
+Severities, teams and services are authoritative: what a section omits is deleted
+(refused while incidents still use it). Users are never deleted by a config apply,
+so an apply cannot lock the administrators out; deactivate users through the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.config.schema import KINDS, ConfigDoc
+from warroom.core.clock import Clock
+from warroom.core.errors import ValidationFailed
+from warroom.incidents.models import Incident, IncidentService
+from warroom.org import service as org
+from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Problem:
+    path: Path_
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": list(self.path), "location": dotted(self.path), "message": self.message}
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass
+class Change:
+    action: str  # create | update | delete
+    kind: str
+    name: str
+    fields: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "kind": self.kind, "name": self.name, "fields": self.fields}
+
+
+class ConfigInvalid(ValidationFailed):
+    def __init__(self, problems: list[Problem]) -> None:
+        first = problems[0]
+        super().__init__(
+            f"{dotted(first.path)}: {first.message}",
+            field=dotted(first.path),
+            problems=[p.to_dict() for p in problems],
+        )
+        self.problems = problems
+
+
+def parse(data: Any) -> ConfigDoc:
+    if not isinstance(data, dict):
+        raise ConfigInvalid([Problem((), "the config must be a mapping")])
+    try:
+        return ConfigDoc.model_validate(data)
+    except ValidationError as exc:
+        problems = [Problem(tuple(err["loc"]), err["msg"] + _allowed(err)) for err in exc.errors()]
+        raise ConfigInvalid(problems) from exc
+
+
+def _allowed(err: Any) -> str:
+    expected = (err.get("ctx") or {}).get("expected")
+    return f" (allowed: {expected})" if expected else ""
+
+
+def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
+    """Cross-references and field rules that the schema alone cannot express."""
+    problems: list[Problem] = []
+
+    def dupes(kind: str, names: list[str]) -> None:
+        seen: dict[str, int] = {}
+        for i, n in enumerate(names):
+            if n in seen:
+                problems.append(Problem((kind, i, "name"), f"duplicate name {n!r}"))
+            seen[n] = i
+
+    live_users = {u.name for u in session.scalars(select(User))}
+    live_teams = {t.name for t in session.scalars(select(Team))}
+    live_services = {s.name for s in session.scalars(select(Service))}
+    users = live_users | {u.name for u in doc.users or []}
+    teams = {t.name for t in doc.teams} if doc.teams is not None else live_teams
+    services = {s.name for s in doc.services} if doc.services is not None else live_services
+
+    if doc.severities is not None:
+        dupes("severities", [s.name for s in doc.severities])
+        ranks: dict[int, str] = {}
+        for i, s in enumerate(doc.severities):
+            if s.rank in ranks:
+                problems.append(Problem(("severities", i, "rank"), f"rank {s.rank} used twice"))
+            ranks[s.rank] = s.name
+        if not doc.severities:
+            problems.append(Problem(("severities",), "at least one severity is needed"))
+    if doc.users is not None:
+        dupes("users", [u.name for u in doc.users])
+        emails: set[str] = set()
+        for i, u in enumerate(doc.users):
+            try:
+                org.check_user_fields(u.name, u.email, u.timezone, u.role)
+            except ValidationFailed as exc:
+                problems.append(Problem(("users", i, exc.field or "name"), exc.message))
+            if u.email in emails:
+                problems.append(Problem(("users", i, "email"), f"email {u.email!r} used twice"))
+            emails.add(u.email)
+    if doc.teams is not None:
+        dupes("teams", [t.name for t in doc.teams])
+        for i, t in enumerate(doc.teams):
+            for j, m in enumerate(t.members):
+                if m not in users:
+                    problems.append(Problem(("teams", i, "members", j), f"unknown user {m!r}"))
+    if doc.services is not None:
+        dupes("services", [s.name for s in doc.services])
+        for i, s in enumerate(doc.services):
+            if s.owner is not None and s.owner not in teams:
+                problems.append(Problem(("services", i, "owner"), f"unknown team {s.owner!r}"))
+            for j, d in enumerate(s.depends_on):
+                if d not in services:
+                    problems.append(
+                        Problem(("services", i, "depends_on", j), f"unknown service {d!r}")
+                    )
+                elif d == s.name:
+                    problems.append(
+                        Problem(
+                            ("services", i, "depends_on", j), "a service cannot depend on itself"
+                        )
+                    )
+    return problems
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in new if old.get(k) != new[k])
+
+
+def _live(session: Session) -> dict[str, dict[str, dict[str, Any]]]:
+    exported = export_data(session)
+    return {kind: {item["name"]: item for item in exported.get(kind, [])} for kind in KINDS}
+
+
+def _norm(kind: str, item: dict[str, Any]) -> dict[str, Any]:
+    if kind == "severities":
+        targets = {k: v for k, v in item["targets"].items() if v is not None}
+        item = {**item, "targets": targets}
+    if kind == "teams":
+        item = {**item, "members": sorted(item["members"])}
+    if kind == "services":
+        item = {**item, "depends_on": sorted(item["depends_on"])}
+    return item
+
+
+def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
+    doc = parse(data)
+    problems = _check(session, doc)
+    live = _live(session)
+    changes: list[Change] = []
+    for kind in KINDS:
+        items = getattr(doc, kind)
+        if items is None:
+            continue
+        wanted = {i.name: _norm(kind, i.model_dump()) for i in items}
+        for name, item in wanted.items():
+            if name not in live[kind]:
+                changes.append(Change("create", kind, name))
+            else:
+                fields = _diff(live[kind][name], item)
+                if fields:
+                    changes.append(Change("update", kind, name, fields))
+        if kind == "users":
+            continue
+        for name in live[kind]:
+            if name not in wanted:
+                changes.append(Change("delete", kind, name))
+    problems += _delete_problems(session, changes)
+    if problems:
+        raise ConfigInvalid(problems)
+    return doc, changes
+
+
+def _delete_problems(session: Session, changes: list[Change]) -> list[Problem]:
+    problems = []
+    for ch in changes:
+        if ch.action != "delete":
+            continue
+        if ch.kind == "severities":
+            used = session.scalar(select(Incident.id).where(Incident.severity == ch.name).limit(1))
+            if used is not None:
+                problems.append(
+                    Problem(("severities",), f"severity {ch.name!r} is used by incidents")
+                )
+        if ch.kind == "services":
+            used = session.scalar(
+                select(IncidentService.id)
+                .join(Service, Service.id == IncidentService.service_id)
+                .where(Service.name == ch.name)
+                .limit(1)
+            )
+            if used is not None:
+                problems.append(Problem(("services",), f"service {ch.name!r} has incidents"))
+    return problems
+
+
+def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> list[Change]:
+    doc, changes = plan(session, data)
+    if dry_run or not changes:
+        return changes
+    if doc.severities is not None:
+        _apply_severities(session, doc, changes)
+    if doc.users is not None:
+        for u in doc.users:
+            existing = session.scalar(select(User).where(User.name == u.name))
+            if existing is None:
+                org.create_user(session, clock, **u.model_dump())
+            else:
+                for k, v in u.model_dump().items():
+                    setattr(existing, k, v)
+        session.flush()
+    if doc.teams is not None:
+        _apply_teams(session, doc)
+    if doc.services is not None:
+        _apply_services(session, doc)
+    # Teams may only be deleted once services no longer point at them.
+    if doc.teams is not None:
+        keep = {t.name for t in doc.teams}
+        for team in session.scalars(select(Team)):
+            if team.name not in keep:
+                owned = session.scalar(select(Service.id).where(Service.owner_team_id == team.id))
+                if owned is not None:
+                    raise ConfigInvalid([Problem(("teams",), f"team {team.name!r} owns services")])
+                session.delete(team)
+    session.flush()
+    return changes
+
+
+def _apply_severities(session: Session, doc: ConfigDoc, changes: list[Change]) -> None:
+    assert doc.severities is not None
+    wanted = {s.name: s for s in doc.severities}
+    existing = {s.name: s for s in session.scalars(select(Severity))}
+    for name, sev in existing.items():
+        if name not in wanted:
+            session.delete(sev)
+        else:
+            sev.rank = -sev.id  # free ranks before reassigning them
+    session.flush()
+    for name, s in wanted.items():
+        targets = s.targets.model_dump(exclude_none=True)
+        row = existing.get(name)
+        if row is None:
+            session.add(
+                Severity(
+                    name=name,
+                    rank=s.rank,
+                    label=s.label,
+                    description=s.description,
+                    targets=targets,
+                )
+            )
+        else:
+            row.rank, row.label, row.description, row.targets = (
+                s.rank,
+                s.label,
+                s.description,
+                targets,
+            )
+    session.flush()
+
+
+def _apply_teams(session: Session, doc: ConfigDoc) -> None:
+    assert doc.teams is not None
+    users = {u.name: u.id for u in session.scalars(select(User))}
+    for t in doc.teams:
+        team = session.scalar(select(Team).where(Team.name == t.name))
+        if team is None:
+            team = Team(name=t.name, description=t.description, channel=t.channel)
+            session.add(team)
+            session.flush()
+        team.description, team.channel = t.description, t.channel
+        for m in session.scalars(select(TeamMember).where(TeamMember.team_id == team.id)):
+            session.delete(m)
+        session.flush()
+        for member in dict.fromkeys(t.members):
+            session.add(TeamMember(team_id=team.id, user_id=users[member]))
+    session.flush()
+
+
+def _apply_services(session: Session, doc: ConfigDoc) -> None:
+    assert doc.services is not None
+    teams = {t.name: t.id for t in session.scalars(select(Team))}
+    wanted = {s.name: s for s in doc.services}
+    rows = {s.name: s for s in session.scalars(select(Service))}
+    for name, row in rows.items():
+        if name not in wanted:
+            session.delete(row)
+    session.flush()
+    for name, s in wanted.items():
+        row = rows.get(name)
+        if row is None:
+            row = Service(name=name)
+            session.add(row)
+            rows[name] = row
+        row.description = s.description
+        row.owner_team_id = teams.get(s.owner) if s.owner else None
+        row.tier = s.tier
+        row.runbooks = list(s.runbooks)
+    session.flush()
+    for dep in session.scalars(select(ServiceDependency)):
+        session.delete(dep)
+    session.flush()
+    for name, s in wanted.items():
+        for d in dict.fromkeys(s.depends_on):
+            session.add(ServiceDependency(service_id=rows[name].id, depends_on_id=rows[d].id))
+    session.flush()
+
+
+def export_data(session: Session) -> dict[str, Any]:
+    return {
+        "severities": [
+            {
+                "name": s.name,
+                "rank": s.rank,
+                "label": s.label,
+                "description": s.description,
+                "targets": dict(s.targets or {}),
+            }
+            for s in org.severities(session)
+        ],
+        "teams": org.list_teams(session),
+        "users": [
+            {k: v for k, v in org.user_dict(u).items() if k not in ("id", "active")}
+            for u in org.list_users(session)
+        ],
+        "services": [
+            {
+                "name": v.service.name,
+                "description": v.service.description,
+                "owner": v.owner,
+                "tier": v.service.tier,
+                "depends_on": v.depends_on,
+                "runbooks": list(v.service.runbooks or []),
+            }
+            for v in org.list_services(session)
+        ],
+    }
+
+
+def export_yaml(session: Session) -> str:
+    return yaml.safe_dump(export_data(session), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,188 @@
+"""REST routes for incidents under /api/v1/incidents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from warroom.core.deps import clock, db, needs
+from warroom.core.principal import Principal
+from warroom.incidents import service
+from warroom.incidents.schemas import (
+    DeclareIn,
+    EventIn,
+    IncidentPage,
+    IncidentPatch,
+    MilestoneIn,
+    ParticipantIn,
+    ResolveIn,
+    RoleIn,
+    SeverityIn,
+    StatusIn,
+)
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+viewer = Depends(needs("viewer"))
+responder = Depends(needs("responder"))
+
+
+@router.post("", status_code=201, summary="Declare an incident")
+def declare(body: DeclareIn, request: Request, who: Principal = responder) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.declare(s, c, who, **body.model_dump())
+        return service.detail(s, c, inc)
+
+
+@router.get("", response_model=IncidentPage, summary="List incidents, newest first")
+def list_incidents(
+    request: Request,
+    status: str | None = None,
+    severity: str | None = None,
+    q: str | None = Query(default=None, description="case-insensitive title search"),
+    active: bool | None = Query(default=None, description="only open incidents"),
+    cursor: str | None = None,
+    limit: int = 50,
+    who: Principal = viewer,
+) -> dict[str, Any]:
+    with db(request).session() as s:
+        items, nxt = service.list_incidents(
+            s, who, status=status, severity=severity, q=q, active=active, cursor=cursor, limit=limit
+        )
+        return {"items": items, "next_cursor": nxt}
+
+
+@router.get("/counts", summary="Incident counts by status (visible incidents only)")
+def counts(request: Request, who: Principal = viewer) -> dict[str, int]:
+    with db(request).session() as s:
+        return service.count_incidents(s, who)
+
+
+@router.get("/{incident_id}", summary="Show one incident with roles and timeline")
+def show(incident_id: str, request: Request, who: Principal = viewer) -> dict[str, Any]:
+    with db(request).session() as s:
+        return service.detail(s, clock(request), service.get_incident(s, who, incident_id))
+
+
+@router.patch("/{incident_id}", summary="Edit title, impact, services, flags")
+def patch(
+    incident_id: str, body: IncidentPatch, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.update_fields(s, c, who, inc, body.changes())
+        return service.detail(s, c, inc)
+
+
+@router.get("/{incident_id}/events", summary="Timeline events, optionally after an event id")
+def events(
+    incident_id: str, request: Request, after: int = 0, who: Principal = viewer
+) -> list[dict[str, Any]]:
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        return [service.event_dict(e) for e in service.timeline(s, inc.id, after)]
+
+
+@router.post("/{incident_id}/events", status_code=201, summary="Log a note, decision or action")
+def log_event(
+    incident_id: str, body: EventIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        ev = service.log_event(
+            s, c, who, inc, kind=body.kind, text=body.text, role=body.role, corrects=body.corrects
+        )
+        return service.event_dict(ev)
+
+
+@router.post("/{incident_id}/roles", summary="Assign a role")
+def assign_role(
+    incident_id: str, body: RoleIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.assign_role(s, c, who, inc, role=body.role, user_name=body.user)
+        return service.detail(s, c, inc, with_timeline=False)
+
+
+@router.delete("/{incident_id}/roles/{role}", summary="Release a role")
+def release_role(
+    incident_id: str,
+    role: str,
+    request: Request,
+    user: str | None = None,
+    who: Principal = responder,
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.unassign_role(s, c, who, inc, role=role, user_name=user)
+        return service.detail(s, c, inc, with_timeline=False)
+
+
+@router.post("/{incident_id}/status", summary="Change status")
+def change_status(
+    incident_id: str, body: StatusIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.change_status(s, c, who, inc, status=body.status, note=body.note)
+        return service.detail(s, c, inc, with_timeline=False)
+
+
+@router.post("/{incident_id}/severity", summary="Escalate or downgrade (downgrade needs a reason)")
+def change_severity(
+    incident_id: str, body: SeverityIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.change_severity(s, c, who, inc, severity=body.severity, reason=body.reason)
+        return service.detail(s, c, inc, with_timeline=False)
+
+
+@router.post("/{incident_id}/resolve", summary="Resolve")
+def resolve(
+    incident_id: str, body: ResolveIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.resolve(s, c, who, inc, summary=body.summary)
+        return service.detail(s, c, inc, with_timeline=False)
+
+
+@router.post("/{incident_id}/ack", summary="Acknowledge")
+def acknowledge(incident_id: str, request: Request, who: Principal = responder) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.acknowledge(s, c, who, inc)
+        return service.detail(s, c, inc, with_timeline=False)
+
+
+@router.post("/{incident_id}/milestones", summary="Set or correct a milestone time")
+def milestone(
+    incident_id: str, body: MilestoneIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.edit_milestone(s, c, who, inc, name=body.milestone, at=body.at)
+        return service.detail(s, c, inc, with_timeline=False)
+
+
+@router.post("/{incident_id}/participants", summary="Let a user see a private incident")
+def participant(
+    incident_id: str, body: ParticipantIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = service.get_incident(s, who, incident_id)
+        service.add_participant(s, who, inc, user_name=body.user)
+        return service.detail(s, c, inc, with_timeline=False)

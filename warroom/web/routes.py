@@ -1,0 +1,338 @@
+"""Server-rendered web pages: login, incident list, the incident room, live timeline (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from warroom.auth import service as auth
+from warroom.core.clock import ensure_utc
+from warroom.core.deps import clock, db
+from warroom.core.errors import DomainError
+from warroom.core.principal import Principal
+from warroom.core.security import constant_equals
+from warroom.incidents import rules
+from warroom.incidents import service as incidents
+from warroom.org import service as org
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+SESSION_COOKIE = "wr_session"
+PRE_CSRF_COOKIE = "wr_login_csrf"
+router = APIRouter(include_in_schema=False)
+
+
+class WebRedirect(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def response(self) -> Response:
+        return RedirectResponse(self.url, status_code=303)
+
+
+def _fmt_dt(value: str | datetime | None) -> str:
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return ensure_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _fmt_duration(seconds: int) -> str:
+    h, rem = divmod(int(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
+
+
+templates.env.filters["dt"] = _fmt_dt
+templates.env.filters["duration"] = _fmt_duration
+templates.env.globals["ROLE_TITLES"] = rules.ROLE_TITLES
+
+
+def current(request: Request) -> tuple[Principal, str]:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        with db(request).session() as s:
+            found = auth.principal_for_session(s, clock(request), secret)
+        if found:
+            return found
+    raise WebRedirect("/login?next=" + quote(str(request.url.path)))
+
+
+def check_csrf(expected: str, got: str) -> None:
+    if not got or not constant_equals(expected, got):
+        raise DomainError("the form's CSRF token is missing or wrong; reload the page")
+
+
+def back(url: str, error: str | None = None) -> RedirectResponse:
+    if error:
+        url += ("&" if "?" in url else "?") + "error=" + quote(error)
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/incidents", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/incidents", error: str = "") -> Response:
+    token = secrets.token_urlsafe(24)
+    resp = templates.TemplateResponse(
+        request, "login.html", {"csrf": token, "next": next, "error": error, "user": None}
+    )
+    resp.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return resp
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    login: str = Form(""),
+    password: str = Form(""),
+    csrf: str = Form(""),
+    next: str = Form("/incidents"),
+) -> Response:
+    pre = request.cookies.get(PRE_CSRF_COOKIE, "")
+    if not pre or not csrf or not constant_equals(pre, csrf):
+        return back("/login", "Your login form expired; please try again.")
+    try:
+        with db(request).session() as s:
+            secret, _ = auth.login(s, clock(request), login.strip(), password)
+    except DomainError:
+        return back("/login?next=" + quote(next), "Unknown user or wrong password.")
+    target = next if next.startswith("/") and not next.startswith("//") else "/incidents"
+    resp = RedirectResponse(target, status_code=303)
+    resp.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=bool(getattr(request.app.state, "secure_cookies", False)),
+    )
+    resp.delete_cookie(PRE_CSRF_COOKIE)
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    _, expected = current(request)
+    check_csrf(expected, csrf)
+    with db(request).session() as s:
+        auth.logout(s, request.cookies.get(SESSION_COOKIE, ""))
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incident_list(
+    request: Request,
+    status: str = "",
+    severity: str = "",
+    q: str = "",
+    cursor: str = "",
+    error: str = "",
+) -> Response:
+    who, csrf = current(request)
+    with db(request).session() as s:
+        try:
+            items, nxt = incidents.list_incidents(
+                s,
+                who,
+                status=status or None,
+                severity=severity or None,
+                q=q or None,
+                cursor=cursor or None,
+            )
+        except DomainError as exc:
+            items, nxt, error = [], None, exc.message
+        sevs = [org.severity_dict(v) for v in org.severities(s)]
+        services = [v.service.name for v in org.list_services(s)]
+    return templates.TemplateResponse(
+        request,
+        "incidents.html",
+        {
+            "user": who,
+            "csrf": csrf,
+            "items": items,
+            "next_cursor": nxt,
+            "severities": sevs,
+            "services": services,
+            "statuses": rules.STATUSES,
+            "sources": rules.DETECTION_SOURCES,
+            "filters": {"status": status, "severity": severity, "q": q},
+            "error": error,
+        },
+    )
+
+
+@router.post("/incidents")
+async def declare(request: Request) -> Response:
+    who, csrf = current(request)
+    form = await request.form()
+    check_csrf(csrf, str(form.get("csrf", "")))
+
+    def work() -> int:
+        with db(request).session() as s:
+            inc = incidents.declare(
+                s,
+                clock(request),
+                who,
+                title=str(form.get("title", "")),
+                severity=str(form.get("severity", "")),
+                services=[str(v) for v in form.getlist("services") if v],
+                impact_summary=str(form.get("impact_summary", "")),
+                detection_source=str(form.get("detection_source", "internal_report")),
+                customer_facing=form.get("customer_facing") == "on",
+                private=form.get("private") == "on",
+                drill=form.get("drill") == "on",
+            )
+            return inc.id
+
+    try:
+        number = await anyio.to_thread.run_sync(work)
+    except DomainError as exc:
+        return back("/incidents", exc.message)
+    return back(f"/incidents/{number}")
+
+
+@router.get("/incidents/{ref}", response_class=HTMLResponse)
+def room(request: Request, ref: str, error: str = "") -> Response:
+    who, csrf = current(request)
+    with db(request).session() as s:
+        try:
+            inc = incidents.get_incident(s, who, ref)
+        except DomainError as exc:
+            return HTMLResponse(exc.message, status_code=exc.status_code)
+        data = incidents.detail(s, clock(request), inc)
+        users = [u.name for u in org.list_users(s) if u.active]
+        sevs = [org.severity_dict(v) for v in org.severities(s)]
+    return templates.TemplateResponse(
+        request,
+        "room.html",
+        {
+            "user": who,
+            "csrf": csrf,
+            "inc": data,
+            "users": users,
+            "severities": sevs,
+            "roles": rules.ROLES,
+            "kinds": rules.USER_EVENT_KINDS,
+            "error": error,
+            "last_event_id": data["timeline"][-1]["id"] if data["timeline"] else 0,
+        },
+    )
+
+
+async def _room_action(request: Request, ref: str, action: str) -> Response:
+    who, csrf = current(request)
+    form = await request.form()
+    check_csrf(csrf, str(form.get("csrf", "")))
+    f = {k: str(v) for k, v in form.items()}
+
+    def work() -> None:
+        c = clock(request)
+        with db(request).session() as s:
+            inc = incidents.get_incident(s, who, ref)
+            if action == "roles":
+                incidents.assign_role(
+                    s, c, who, inc, role=f.get("role", ""), user_name=f.get("user", "")
+                )
+            elif action == "status":
+                incidents.change_status(
+                    s, c, who, inc, status=f.get("status", ""), note=f.get("note", "")
+                )
+            elif action == "severity":
+                incidents.change_severity(
+                    s, c, who, inc, severity=f.get("severity", ""), reason=f.get("reason", "")
+                )
+            elif action == "events":
+                incidents.log_event(
+                    s, c, who, inc, kind=f.get("kind", "note"), text=f.get("text", "")
+                )
+            elif action == "resolve":
+                incidents.resolve(s, c, who, inc, summary=f.get("summary", ""))
+            elif action == "ack":
+                incidents.acknowledge(s, c, who, inc)
+
+    url = f"/incidents/{rules.parse_incident_ref(ref) or ref}"
+    try:
+        await anyio.to_thread.run_sync(work)
+    except DomainError as exc:
+        return back(url, exc.message)
+    return back(url)
+
+
+@router.post("/incidents/{ref}/{action}")
+async def room_action(request: Request, ref: str, action: str) -> Response:
+    if action not in ("roles", "status", "severity", "events", "resolve", "ack"):
+        return HTMLResponse("unknown action", status_code=404)
+    return await _room_action(request, ref, action)
+
+
+def _event_payload(request: Request, who: Principal, ref: str, after: int) -> list[dict[str, Any]]:
+    with db(request).session() as s:
+        inc = incidents.get_incident(s, who, ref)
+        events = incidents.timeline(s, inc.id, after)
+        if not events:
+            return []
+        head = incidents.detail(s, clock(request), inc, with_timeline=False)
+        out = []
+        for ev in events:
+            d = incidents.event_dict(ev)
+            d["html"] = templates.get_template("_event.html").render(ev=d)
+            out.append(d)
+        out[-1]["incident"] = {
+            "status": head["status"],
+            "severity": head["severity"],
+            "roles": head["roles"],
+            "resolved_at": head["resolved_at"],
+            "allowed_statuses": head["allowed_statuses"],
+        }
+        return out
+
+
+@router.get("/incidents/{ref}/stream")
+async def stream(request: Request, ref: str, after: int = 0) -> Response:
+    """Server-sent events: every new timeline event, read from the store so that any
+    replica sees what any other wrote."""
+    who, _ = current(request)
+    last = int(request.headers.get("last-event-id") or after or 0)
+    poll = float(getattr(request.app.state, "sse_poll_seconds", 0.5))
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal last
+        idle = 0.0
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            batch = await anyio.to_thread.run_sync(_event_payload, request, who, ref, last)
+            for ev in batch:
+                last = ev["id"]
+                yield f"id: {ev['id']}\nevent: timeline\ndata: {json.dumps(ev)}\n\n"
+            if batch:
+                idle = 0.0
+            else:
+                idle += poll
+                if idle >= 15:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
