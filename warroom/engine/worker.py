@@ -26,16 +26,8 @@ from warroom.engine.models import Job
 log = logging.getLogger("warroom.engine")
 
 Handler = Callable[[Session, Clock, dict[str, Any]], None]
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: dict[str, Handler] = {}  # filled by warroom.engine.handlers
 LEASE = timedelta(minutes=2)
-
-
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
