@@ -284,3 +284,14 @@ def test_openapi_lists_the_routes(client: Any) -> None:
         "/api/v1/tokens",
     ):
         assert path in spec["paths"], path
+
+
+def test_out_of_range_numbers_are_4xx(alice: Api) -> None:
+    declare(alice)
+    assert alice.get("/api/v1/incidents/999999999999").status_code == 404
+    r = alice.post("/api/v1/incidents/1/events", json={"text": "x", "corrects": 2**70})
+    assert r.status_code == 422 and r.json()["field"] == "corrects"
+    assert alice.get("/api/v1/incidents/1/events?after=99999999999999").status_code == 422
+    assert alice.get("/api/v1/incidents?limit=99999999999999999999").status_code == 422
+    big = __import__("base64").urlsafe_b64encode(b"id:99999999999999999").decode()
+    assert alice.get(f"/api/v1/incidents?cursor={big}").status_code == 422

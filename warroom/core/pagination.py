@@ -20,7 +20,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         prefix, _, value = raw.partition(":")
         if prefix != "id":
             raise ValueError(raw)
-        return int(value)
+        number = int(value)
+        if not 0 < number < 2**31:
+            raise ValueError(number)
+        return number
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
             "cursor is not a cursor returned by this API", field="cursor"

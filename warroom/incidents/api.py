@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
 from warroom.incidents import service
+from warroom.incidents.rules import MAX_ID
 from warroom.incidents.schemas import (
     DeclareIn,
     EventIn,
@@ -43,7 +44,7 @@ def list_incidents(
     q: str | None = Query(default=None, description="case-insensitive title search"),
     active: bool | None = Query(default=None, description="only open incidents"),
     cursor: str | None = None,
-    limit: int = 50,
+    limit: int = Query(default=50, ge=1, le=500),
     who: Principal = viewer,
 ) -> dict[str, Any]:
     with db(request).session() as s:
@@ -78,7 +79,10 @@ def patch(
 
 @router.get("/{incident_id}/events", summary="Timeline events, optionally after an event id")
 def events(
-    incident_id: str, request: Request, after: int = 0, who: Principal = viewer
+    incident_id: str,
+    request: Request,
+    after: int = Query(default=0, ge=0, le=MAX_ID),
+    who: Principal = viewer,
 ) -> list[dict[str, Any]]:
     with db(request).session() as s:
         inc = service.get_incident(s, who, incident_id)

@@ -49,6 +49,7 @@ MILESTONES = (
     "resolved",
 )
 SPAN_OF_CONTROL = 7
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in every store
 
 
 def allowed_transitions(current: str) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.incidents.rules import DETECTION_SOURCES
+from warroom.incidents.rules import DETECTION_SOURCES, MAX_ID
 
 DetectionSource = Literal[DETECTION_SOURCES]  # type: ignore[valid-type]
 Role = Literal["commander", "deputy", "scribe", "comms", "tech", "sme"]
@@ -36,7 +36,7 @@ class EventIn(Strict):
     text: str = Field(min_length=1, max_length=10_000)
     kind: Literal["note", "decision", "action", "communication"] = "note"
     role: Role | None = None
-    corrects: int | None = None
+    corrects: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class RoleIn(Strict):

@@ -55,7 +55,11 @@ def get_incident(session: Session, principal: Principal, ref: str | int) -> Inci
         raise ValidationFailed(
             f"{ref!r} is not an incident id (use INC-42 or 42)", field="incident_id"
         )
-    inc = session.scalar(select(Incident).where(Incident.id == number, visible_clause(principal)))
+    inc = None
+    if number <= rules.MAX_ID:
+        inc = session.scalar(
+            select(Incident).where(Incident.id == number, visible_clause(principal))
+        )
     if inc is None:
         # A private incident the caller may not see is indistinguishable from a missing one.
         raise NotFound(f"incident {rules.short_id(number)} not found", field="incident_id")
