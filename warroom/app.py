@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import warroom
+from warroom.alerts.api import ingest_router
+from warroom.alerts.api import router as alerts_router
 from warroom.auth.api import router as auth_router
 from warroom.config.api import router as config_router
 from warroom.core.clock import Clock, SystemClock
@@ -47,7 +51,15 @@ def validation_body(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
 
 
 def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ingestor = getattr(app.state, "ingestor", None)
+        if ingestor is not None:
+            ingestor.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="warroom",
         version=warroom.__version__,
         description="Incident response: declare, staff, log and resolve incidents.",
@@ -78,6 +90,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(incidents_router)
+    app.include_router(alerts_router)
+    app.include_router(ingest_router)
     app.include_router(org_router)
     app.include_router(auth_router)
     app.include_router(config_router)

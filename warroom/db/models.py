@@ -1,5 +1,6 @@
 """Imports every module's tables so that metadata and migrations see them all."""
 
+from warroom.alerts.models import Alert, AlertRule, ChangeEvent, Integration, Silence
 from warroom.auth.models import ApiToken, WebSession
 from warroom.db.base import Base
 from warroom.engine.models import Job
@@ -13,6 +14,11 @@ from warroom.incidents.models import (
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
 
 __all__ = [
+    "Alert",
+    "AlertRule",
+    "ChangeEvent",
+    "Integration",
+    "Silence",
     "ApiToken",
     "Base",
     "Incident",
