@@ -5,13 +5,41 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from warroom.cli.admin import apply, export, service, user
+from warroom.cli.alerts import alert, change, integration, silence
 from warroom.cli.incident import incident
 from warroom.cli.output import emit_json
 from warroom.settings import Settings
+
+if TYPE_CHECKING:
+    from warroom.core.clock import Clock
+    from warroom.db.session import Database
+    from warroom.org.service import Bootstrap
+
+
+def _open_store(clock: Clock | None = None) -> tuple[Database, Bootstrap]:
+    """Opens (and migrates) the store, or stops with a readable message."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from warroom.runtime import open_store
+
+    url = Settings.from_env().database_url
+    try:
+        return open_store(url, clock)
+    except SQLAlchemyError as exc:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except SQLAlchemyError:
+            shown = repr(url)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise click.ClickException(
+            f"cannot open the store {shown} (WARROOM_DATABASE_URL): {reason}"
+        ) from exc
 
 
 @click.group()
@@ -42,14 +70,13 @@ def serve(host: str, port: int, no_engine: bool, demo: bool) -> None:
     from warroom.engine import handlers  # noqa: F401  (registers job handlers)
     from warroom.engine.worker import Worker
     from warroom.org.service import user_by_name
-    from warroom.runtime import open_store
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = Settings.from_env()
     clock = SystemClock()
-    db, boot = open_store(settings.database_url, clock)
+    db, boot = _open_store(clock)
     url = f"http://{host}:{port}"
     click.echo(f"warroom store: {db.engine.url.render_as_string(hide_password=True)}")
     if boot.created:
@@ -91,12 +118,11 @@ def engine(poll: float) -> None:
     from warroom.core.clock import SystemClock
     from warroom.engine import handlers  # noqa: F401
     from warroom.engine.worker import Worker
-    from warroom.runtime import open_store
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    db, _ = open_store(Settings.from_env().database_url)
+    db, _ = _open_store()
     worker = Worker(db, SystemClock())
     click.echo(f"engine {worker.name} running against the store; Ctrl-C stops it")
     with contextlib.suppress(KeyboardInterrupt):
@@ -119,9 +145,8 @@ def token_create(role: str, user_name: str | None, name: str, as_json: bool) -> 
     from warroom.core.clock import SystemClock
     from warroom.core.errors import DomainError
     from warroom.org.service import user_by_name
-    from warroom.runtime import open_store
 
-    db, _ = open_store(Settings.from_env().database_url)
+    db, _ = _open_store()
     try:
         with db.session() as s:
             user_row = user_by_name(s, user_name) if user_name else None
@@ -141,6 +166,10 @@ main.add_command(user)
 main.add_command(service)
 main.add_command(apply)
 main.add_command(export)
+main.add_command(alert)
+main.add_command(silence)
+main.add_command(change)
+main.add_command(integration)
 
 
 if __name__ == "__main__":
