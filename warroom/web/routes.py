@@ -71,9 +71,30 @@ def current(request: Request) -> tuple[Principal, str]:
     raise WebRedirect("/login?next=" + quote(str(request.url.path)))
 
 
-def check_csrf(expected: str, got: str) -> None:
-    if not got or not constant_equals(expected, got):
-        raise DomainError("the form's CSRF token is missing or wrong; reload the page")
+def csrf_ok(expected: str, got: str) -> bool:
+    return bool(got) and constant_equals(expected, got)
+
+
+def error_page(
+    request: Request, message: str, status_code: int, user: Principal | None = None
+) -> Response:
+    """A readable HTML page for web errors (the API's JSON errors are for machines)."""
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"user": user, "csrf": "", "error": message, "status_code": status_code},
+        status_code=status_code,
+    )
+
+
+def csrf_rejected(request: Request, user: Principal) -> Response:
+    return error_page(
+        request,
+        "This form has expired or did not come from warroom; nothing was changed. "
+        "Go back, reload the page and try again.",
+        403,
+        user,
+    )
 
 
 def back(url: str, error: str | None = None) -> RedirectResponse:
@@ -128,8 +149,9 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> Response:
-    _, expected = current(request)
-    check_csrf(expected, csrf)
+    who, expected = current(request)
+    if not csrf_ok(expected, csrf):
+        return csrf_rejected(request, who)
     with db(request).session() as s:
         auth.logout(s, request.cookies.get(SESSION_COOKIE, ""))
     resp = RedirectResponse("/login", status_code=303)
@@ -183,7 +205,8 @@ def incident_list(
 async def declare(request: Request) -> Response:
     who, csrf = current(request)
     form = await request.form()
-    check_csrf(csrf, str(form.get("csrf", "")))
+    if not csrf_ok(csrf, str(form.get("csrf", ""))):
+        return csrf_rejected(request, who)
 
     def work() -> int:
         with db(request).session() as s:
@@ -216,7 +239,7 @@ def room(request: Request, ref: str, error: str = "") -> Response:
         try:
             inc = incidents.get_incident(s, who, ref)
         except DomainError as exc:
-            return HTMLResponse(exc.message, status_code=exc.status_code)
+            return error_page(request, exc.message, exc.status_code, who)
         data = incidents.detail(s, clock(request), inc)
         users = [u.name for u in org.list_users(s) if u.active]
         sevs = [org.severity_dict(v) for v in org.severities(s)]
@@ -240,7 +263,8 @@ def room(request: Request, ref: str, error: str = "") -> Response:
 async def _room_action(request: Request, ref: str, action: str) -> Response:
     who, csrf = current(request)
     form = await request.form()
-    check_csrf(csrf, str(form.get("csrf", "")))
+    if not csrf_ok(csrf, str(form.get("csrf", ""))):
+        return csrf_rejected(request, who)
     f = {k: str(v) for k, v in form.items()}
 
     def work() -> None:
@@ -305,31 +329,56 @@ def _event_payload(request: Request, who: Principal, ref: str, after: int) -> li
         return out
 
 
+def _last_event_id(request: Request, after: int) -> int:
+    header = (request.headers.get("last-event-id") or "").strip()
+    return int(header) if header.isdigit() else max(after, 0)
+
+
 @router.get("/incidents/{ref}/stream")
 async def stream(request: Request, ref: str, after: int = 0) -> Response:
     """Server-sent events: every new timeline event, read from the store so that any
-    replica sees what any other wrote."""
+    replica sees what any other wrote.
+
+    Each stream ends by itself after `sse_max_seconds` (the browser's EventSource then
+    reconnects with Last-Event-ID, so nothing is lost): an open room can then never keep
+    a server from shutting down, nor hold on to a session that has since logged out."""
     who, _ = current(request)
-    last = int(request.headers.get("last-event-id") or after or 0)
+    last = _last_event_id(request, after)
     poll = float(getattr(request.app.state, "sse_poll_seconds", 0.5))
+    lifetime = float(getattr(request.app.state, "sse_max_seconds", 55.0))
+    keepalive = float(getattr(request.app.state, "sse_keepalive_seconds", 15.0))
+
+    def visible() -> None:
+        with db(request).session() as s:
+            incidents.get_incident(s, who, ref)
+
+    try:  # refuse at once (EventSource does not retry a 404) rather than mid-stream
+        await anyio.to_thread.run_sync(visible)
+    except DomainError as exc:
+        return HTMLResponse(exc.message, status_code=exc.status_code)
 
     async def events() -> AsyncIterator[str]:
         nonlocal last
-        idle = 0.0
+        ends_at = anyio.current_time() + lifetime
+        quiet_since = anyio.current_time()
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
-            batch = await anyio.to_thread.run_sync(_event_payload, request, who, ref, last)
+            try:
+                batch = await anyio.to_thread.run_sync(_event_payload, request, who, ref, last)
+            except DomainError:
+                return  # the incident went away (or out of sight): end the stream
             for ev in batch:
                 last = ev["id"]
                 yield f"id: {ev['id']}\nevent: timeline\ndata: {json.dumps(ev)}\n\n"
+            now = anyio.current_time()
             if batch:
-                idle = 0.0
-            else:
-                idle += poll
-                if idle >= 15:
-                    idle = 0.0
-                    yield ": keep-alive\n\n"
-            await asyncio.sleep(poll)
+                quiet_since = now
+            elif now - quiet_since >= keepalive:
+                quiet_since = now
+                yield ": keep-alive\n\n"
+            if now >= ends_at:
+                return
+            await asyncio.sleep(min(poll, max(ends_at - now, 0.0)))
 
     return StreamingResponse(
         events(),
