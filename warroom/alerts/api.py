@@ -266,7 +266,7 @@ def create_integration(
 
 @router.get("/integrations", summary="List integrations (keys are never shown again)")
 def list_integrations(request: Request, _: Principal = admin) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return [
             service.integration_dict(s, r)
             for r in s.scalars(select(Integration).order_by(Integration.name))
@@ -298,7 +298,7 @@ def list_alerts(
     limit: int = Query(default=50, ge=1, le=500),
     who: Principal = viewer,
 ) -> dict[str, Any]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         items, nxt = service.list_alerts(
             s,
             who,
@@ -314,7 +314,7 @@ def list_alerts(
 
 @router.get("/alerts/noise", summary="Per routing rule: alerts and non-actionable marks")
 def noise_report(request: Request, _: Principal = viewer) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.noise_by_rule(s)
 
 
@@ -327,7 +327,7 @@ def _visible_alert(s: Any, who: Principal, alert_id: int) -> Any:
 
 @router.get("/alerts/{alert_id}", summary="Show an alert")
 def show_alert(alert_id: int, request: Request, who: Principal = viewer) -> dict[str, Any]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.alert_dict(_visible_alert(s, who, alert_id), service.names(s))
 
 
@@ -402,7 +402,7 @@ def list_silences(
     request: Request, all: bool = False, _: Principal = viewer
 ) -> list[dict[str, Any]]:
     c = clock(request)
-    with db(request).session() as s:
+    with db(request).read() as s:
         return [service.silence_dict(r, c.now()) for r in service.list_silences(s, c, not all)]
 
 
@@ -450,7 +450,7 @@ def list_changes(
     limit: int = Query(default=50, ge=1, le=500),
     _: Principal = viewer,
 ) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.list_changes(s, service=service_name, since=since, limit=limit)
 
 
@@ -461,7 +461,7 @@ def list_changes(
 def incident_changes(
     incident_id: str, request: Request, who: Principal = viewer
 ) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.recent_changes(s, incidents.get_incident(s, who, incident_id))
 
 
@@ -469,6 +469,6 @@ def incident_changes(
 def incident_alerts(
     incident_id: str, request: Request, who: Principal = viewer
 ) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         items, _ = service.list_alerts(s, who, incident=incident_id, limit=500)
         return items

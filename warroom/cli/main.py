@@ -105,7 +105,7 @@ def serve(host: str, port: int, no_engine: bool, demo: bool) -> None:
         worker.start_thread()
     click.echo(f"Serving on {url}  (API docs: {url}/docs)")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
     finally:
         if worker:
             worker.stop()

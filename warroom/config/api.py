@@ -32,5 +32,5 @@ def apply(
 
 @router.get("/export", summary="The live config as YAML that apply accepts unchanged")
 def export(request: Request, _: Principal = Depends(needs("admin"))) -> PlainTextResponse:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return PlainTextResponse(service.export_yaml(s), media_type="application/yaml")

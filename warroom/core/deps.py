@@ -33,7 +33,7 @@ def bearer(request: Request) -> str:
 
 def caller(request: Request) -> Principal:
     token = bearer(request)
-    with db(request).session() as s:
+    with db(request).read() as s:
         return principal_for_token(s, token)
 
 

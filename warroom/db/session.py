@@ -38,7 +38,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+            # Reads take no lock (WAL); writes take the write lock up front.
+            readonly = conn.get_execution_options().get("warroom_readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -53,6 +55,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(
+            self.engine.execution_options(warroom_readonly=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -67,6 +72,16 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it never waits for the write lock."""
+        session = self.read_sessionmaker()
+        try:
+            yield session
+            session.rollback()
         finally:
             session.close()
 

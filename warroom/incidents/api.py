@@ -47,7 +47,7 @@ def list_incidents(
     limit: int = Query(default=50, ge=1, le=500),
     who: Principal = viewer,
 ) -> dict[str, Any]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         items, nxt = service.list_incidents(
             s, who, status=status, severity=severity, q=q, active=active, cursor=cursor, limit=limit
         )
@@ -56,13 +56,13 @@ def list_incidents(
 
 @router.get("/counts", summary="Incident counts by status (visible incidents only)")
 def counts(request: Request, who: Principal = viewer) -> dict[str, int]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.count_incidents(s, who)
 
 
 @router.get("/{incident_id}", summary="Show one incident with roles and timeline")
 def show(incident_id: str, request: Request, who: Principal = viewer) -> dict[str, Any]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.detail(s, clock(request), service.get_incident(s, who, incident_id))
 
 
@@ -84,7 +84,7 @@ def events(
     after: int = Query(default=0, ge=0, le=MAX_ID),
     who: Principal = viewer,
 ) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         inc = service.get_incident(s, who, incident_id)
         return [service.event_dict(e) for e in service.timeline(s, inc.id, after)]
 

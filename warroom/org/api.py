@@ -26,7 +26,7 @@ class UserIn(BaseModel):
 
 @router.get("/users", summary="List users")
 def list_users(request: Request, _: Principal = Depends(needs("viewer"))) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return [service.user_dict(u) for u in service.list_users(s)]
 
 
@@ -43,7 +43,7 @@ def create_user(
 
 @router.get("/teams", summary="List teams and their members")
 def list_teams(request: Request, _: Principal = Depends(needs("viewer"))) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.list_teams(s)
 
 
@@ -51,7 +51,7 @@ def list_teams(request: Request, _: Principal = Depends(needs("viewer"))) -> lis
 def list_services(
     request: Request, _: Principal = Depends(needs("viewer"))
 ) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return [v.to_dict() for v in service.list_services(s)]
 
 
@@ -59,7 +59,7 @@ def list_services(
 def show_service(
     name: str, request: Request, _: Principal = Depends(needs("viewer"))
 ) -> dict[str, Any]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return service.get_service(s, name).to_dict()
 
 
@@ -67,5 +67,5 @@ def show_service(
 def list_severities(
     request: Request, _: Principal = Depends(needs("viewer"))
 ) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         return [service.severity_dict(v) for v in service.severities(s)]

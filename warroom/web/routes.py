@@ -64,7 +64,7 @@ templates.env.globals["ROLE_TITLES"] = rules.ROLE_TITLES
 def current(request: Request) -> tuple[Principal, str]:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
-        with db(request).session() as s:
+        with db(request).read() as s:
             found = auth.principal_for_session(s, clock(request), secret)
         if found:
             return found
@@ -169,7 +169,7 @@ def incident_list(
     error: str = "",
 ) -> Response:
     who, csrf = current(request)
-    with db(request).session() as s:
+    with db(request).read() as s:
         try:
             items, nxt = incidents.list_incidents(
                 s,
@@ -235,7 +235,7 @@ async def declare(request: Request) -> Response:
 @router.get("/incidents/{ref}", response_class=HTMLResponse)
 def room(request: Request, ref: str, error: str = "") -> Response:
     who, csrf = current(request)
-    with db(request).session() as s:
+    with db(request).read() as s:
         try:
             inc = incidents.get_incident(s, who, ref)
         except DomainError as exc:
@@ -308,7 +308,7 @@ async def room_action(request: Request, ref: str, action: str) -> Response:
 
 
 def _event_payload(request: Request, who: Principal, ref: str, after: int) -> list[dict[str, Any]]:
-    with db(request).session() as s:
+    with db(request).read() as s:
         inc = incidents.get_incident(s, who, ref)
         events = incidents.timeline(s, inc.id, after)
         if not events:
@@ -349,7 +349,7 @@ async def stream(request: Request, ref: str, after: int = 0) -> Response:
     keepalive = float(getattr(request.app.state, "sse_keepalive_seconds", 15.0))
 
     def visible() -> None:
-        with db(request).session() as s:
+        with db(request).read() as s:
             incidents.get_incident(s, who, ref)
 
     try:  # refuse at once (EventSource does not retry a 404) rather than mid-stream
