@@ -12,7 +12,10 @@ import httpx
 
 class ApiError(click.ClickException):
     def __init__(self, status: int, body: Any) -> None:
-        message = body.get("error") if isinstance(body, dict) else str(body)
+        message = (
+            (body.get("error") or body.get("detail") or body) if isinstance(body, dict) else body
+        )
+        message = str(message).strip() or "request failed"
         super().__init__(f"{message} (HTTP {status})")
         self.status = status
         self.body = body

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from warroom.cli.client import Client
+from warroom.cli.client import ApiError, Client
 from warroom.cli.output import emit_json, table
 
 ROLE_CHOICES = ["commander", "deputy", "scribe", "comms", "tech", "sme"]
@@ -246,9 +246,15 @@ def status(incident_id: str, status: str, note: str, as_json: bool) -> None:
 @json_flag
 def severity(incident_id: str, severity: str, reason: str, as_json: bool) -> None:
     """Escalate or downgrade."""
-    inc = Client().post(
-        f"/api/v1/incidents/{_ref(incident_id)}/severity", {"severity": severity, "reason": reason}
-    )
+    try:
+        inc = Client().post(
+            f"/api/v1/incidents/{_ref(incident_id)}/severity",
+            {"severity": severity, "reason": reason},
+        )
+    except ApiError as exc:
+        if isinstance(exc.body, dict) and exc.body.get("field") == "reason":
+            raise click.ClickException(f"{exc.body.get('error')}: pass --reason TEXT") from exc
+        raise
     emit_json(inc) if as_json else click.echo(f"{inc['id']} is {inc['severity']}")
 
 

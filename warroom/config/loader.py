@@ -47,6 +47,8 @@ def _to_python(node: yaml.Node, file: str, path: Path_, where: dict[Path_, tuple
             if key in out:
                 raise ConfigFileError(file, key_node.start_mark.line + 1, f"duplicate key {key!r}")
             out[key] = _to_python(value_node, file, (*path, key), where)
+            # A field is found at its key: for a block value the node starts a line later.
+            where[(*path, key)] = (file, key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(n, file, (*path, i), where) for i, n in enumerate(node.value)]
@@ -55,7 +57,7 @@ def _to_python(node: yaml.Node, file: str, path: Path_, where: dict[Path_, tuple
 
 def config_files(target: Path) -> list[Path]:
     if target.is_dir():
-        return sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml"))
+        return sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
     if not target.exists():
         raise ConfigFileError(str(target), None, "no such file or folder")
     return [target]
@@ -70,7 +72,13 @@ def load(target: Path | str) -> Loaded:
     for path in files:
         name = str(path)
         try:
-            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigFileError(name, None, f"not UTF-8 text: {exc.reason}") from exc
+        except OSError as exc:
+            raise ConfigFileError(name, None, f"cannot read: {exc.strerror}") from exc
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             line = exc.problem_mark.line + 1 if exc.problem_mark else None
             raise ConfigFileError(name, line, f"invalid YAML: {exc.problem}") from exc

@@ -75,7 +75,8 @@ def parse(data: Any) -> ConfigDoc:
 
 def _allowed(err: Any) -> str:
     expected = (err.get("ctx") or {}).get("expected")
-    return f" (allowed: {expected})" if expected else ""
+    # Literal errors already name the allowed values in their message.
+    return f" (allowed: {expected})" if expected and expected not in err["msg"] else ""
 
 
 def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
@@ -89,7 +90,8 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                 problems.append(Problem((kind, i, "name"), f"duplicate name {n!r}"))
             seen[n] = i
 
-    live_users = {u.name for u in session.scalars(select(User))}
+    live_emails = {u.email: u.name for u in session.scalars(select(User))}
+    live_users = set(live_emails.values())
     live_teams = {t.name for t in session.scalars(select(Team))}
     live_services = {s.name for s in session.scalars(select(Service))}
     users = live_users | {u.name for u in doc.users or []}
@@ -99,10 +101,10 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
     if doc.severities is not None:
         dupes("severities", [s.name for s in doc.severities])
         ranks: dict[int, str] = {}
-        for i, s in enumerate(doc.severities):
-            if s.rank in ranks:
-                problems.append(Problem(("severities", i, "rank"), f"rank {s.rank} used twice"))
-            ranks[s.rank] = s.name
+        for i, sev in enumerate(doc.severities):
+            if sev.rank in ranks:
+                problems.append(Problem(("severities", i, "rank"), f"rank {sev.rank} used twice"))
+            ranks[sev.rank] = sev.name
         if not doc.severities:
             problems.append(Problem(("severities",), "at least one severity is needed"))
     if doc.users is not None:
@@ -115,6 +117,13 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                 problems.append(Problem(("users", i, exc.field or "name"), exc.message))
             if u.email in emails:
                 problems.append(Problem(("users", i, "email"), f"email {u.email!r} used twice"))
+            elif live_emails.get(u.email, u.name) != u.name:
+                problems.append(
+                    Problem(
+                        ("users", i, "email"),
+                        f"email {u.email!r} belongs to user {live_emails[u.email]!r}",
+                    )
+                )
             emails.add(u.email)
     if doc.teams is not None:
         dupes("teams", [t.name for t in doc.teams])
@@ -122,17 +131,35 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
             for j, m in enumerate(t.members):
                 if m not in users:
                     problems.append(Problem(("teams", i, "members", j), f"unknown user {m!r}"))
+    if doc.teams is not None and doc.services is None:
+        # Without a services section the live services keep their owners.
+        owned: dict[str, list[str]] = {}
+        for svc_name, team_name in session.execute(
+            select(Service.name, Team.name)
+            .join(Team, Team.id == Service.owner_team_id)
+            .order_by(Service.name)
+        ):
+            if team_name not in teams:
+                owned.setdefault(team_name, []).append(svc_name)
+        for team_name, svcs in owned.items():
+            problems.append(
+                Problem(
+                    ("teams",),
+                    f"team {team_name!r} owns services ({', '.join(svcs)}); "
+                    "give them another owner first",
+                )
+            )
     if doc.services is not None:
         dupes("services", [s.name for s in doc.services])
-        for i, s in enumerate(doc.services):
-            if s.owner is not None and s.owner not in teams:
-                problems.append(Problem(("services", i, "owner"), f"unknown team {s.owner!r}"))
-            for j, d in enumerate(s.depends_on):
+        for i, svc in enumerate(doc.services):
+            if svc.owner is not None and svc.owner not in teams:
+                problems.append(Problem(("services", i, "owner"), f"unknown team {svc.owner!r}"))
+            for j, d in enumerate(svc.depends_on):
                 if d not in services:
                     problems.append(
                         Problem(("services", i, "depends_on", j), f"unknown service {d!r}")
                     )
-                elif d == s.name:
+                elif d == svc.name:
                     problems.append(
                         Problem(
                             ("services", i, "depends_on", j), "a service cannot depend on itself"
@@ -155,9 +182,9 @@ def _norm(kind: str, item: dict[str, Any]) -> dict[str, Any]:
         targets = {k: v for k, v in item["targets"].items() if v is not None}
         item = {**item, "targets": targets}
     if kind == "teams":
-        item = {**item, "members": sorted(item["members"])}
+        item = {**item, "members": sorted(set(item["members"]))}
     if kind == "services":
-        item = {**item, "depends_on": sorted(item["depends_on"])}
+        item = {**item, "depends_on": sorted(set(item["depends_on"]))}
     return item
 
 
@@ -300,9 +327,9 @@ def _apply_services(session: Session, doc: ConfigDoc) -> None:
     teams = {t.name: t.id for t in session.scalars(select(Team))}
     wanted = {s.name: s for s in doc.services}
     rows = {s.name: s for s in session.scalars(select(Service))}
-    for name, row in rows.items():
+    for name, old in rows.items():
         if name not in wanted:
-            session.delete(row)
+            session.delete(old)
     session.flush()
     for name, s in wanted.items():
         row = rows.get(name)
