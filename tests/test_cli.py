@@ -338,8 +338,10 @@ def declare_as(cli: Run, token: str) -> dict[str, Any]:
 
 @pytest.fixture
 def conf(tmp_path: Path) -> Path:
+    """The example organisation without its alerting section (tested on its own)."""
     target = tmp_path / "conf"
     shutil.copytree(EXAMPLE, target)
+    (target / "alerting.yaml").unlink()
     return target
 
 
@@ -467,3 +469,13 @@ def test_token_create_with_an_unreachable_store(cli: Run) -> None:
     assert "secret" not in r.stderr
     r = cli("token", "create", "--role", "admin", WARROOM_DATABASE_URL="nonsense", ok=False)
     assert "cannot open the store 'nonsense'" in r.stderr
+
+
+def test_apply_prints_new_integration_keys_once(cli: Run, tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "acme")
+    out = cli("apply", str(tmp_path / "acme"), token="admin").stdout
+    keys = [line for line in out.splitlines() if "key for integration" in line]
+    assert len(keys) == 2 and "prometheus (shown once): " in keys[0]
+    assert len(keys[0].rsplit(" ", 1)[1]) == 32
+    again = cli("apply", str(tmp_path / "acme"), token="admin").stdout
+    assert again == "No changes: the live config matches.\n"

@@ -28,7 +28,9 @@ def api(client: TestClient, db: Database, clock: ManualClock) -> Api:
 
 
 def acme() -> Doc:
-    return load(EXAMPLE).data
+    """The example organisation; its alerting sections have tests of their own."""
+    data = load(EXAMPLE).data
+    return {k: v for k, v in data.items() if k not in ("integrations", "alert_rules")}
 
 
 def apply(api: Api, doc: Doc, dry_run: bool = False) -> Any:
@@ -137,7 +139,14 @@ def test_export_is_yaml_that_applies_unchanged(api: Api) -> None:
     r = api.get("/api/v1/config/export")
     assert r.headers["content-type"].startswith("application/yaml")
     exported = yaml.safe_load(r.text)
-    assert set(exported) == {"severities", "teams", "users", "services"}
+    assert set(exported) == {
+        "severities",
+        "teams",
+        "users",
+        "services",
+        "integrations",
+        "alert_rules",
+    }
     assert "admin" in {u["name"] for u in exported["users"]}
     assert by_name(exported["services"])["checkout"]["owner"] == "payments"
     assert apply_ok(api, exported) == []
@@ -462,7 +471,14 @@ def test_partial_documents_leave_other_sections_alone(api: Api) -> None:
 
 def test_load_example_folder_merges_files() -> None:
     loaded = load(EXAMPLE)
-    assert set(loaded.data) == {"severities", "teams", "users", "services"}
+    assert set(loaded.data) == {
+        "severities",
+        "teams",
+        "users",
+        "services",
+        "integrations",
+        "alert_rules",
+    }
     assert len(loaded.data["users"]) == 6
     file, line = loaded.locate(("services", 0, "owner")) or ("", 0)
     assert file.endswith("services.yaml") and line == 4
@@ -564,3 +580,78 @@ def test_loaded_locations_point_at_offending_fields(api: Api, tmp_path: Path) ->
     problem = r.json()["problems"][0]
     assert problem["location"] == "services[2].owner"
     assert loaded.locate(tuple(problem["path"])) == (str(services), 16)
+
+
+def test_alerting_sections_apply_export_and_route(api: Api, client: Any) -> None:
+    full = load(EXAMPLE).data
+    r = apply(api, full)
+    assert r.status_code == 200, r.text
+    created = {c["name"]: c for c in r.json()["changes"] if c["kind"] == "integrations"}
+    assert set(created) == {"prometheus", "deploys"} and len(created["deploys"]["key"]) == 32
+    assert apply_ok(api, full) == []
+    exported = yaml.safe_load(api.get("/api/v1/config/export").text)
+    assert [r["name"] for r in exported["alert_rules"]] == [
+        "database-pages",
+        "search-latency",
+        "warnings-are-tickets",
+    ]
+    assert exported["alert_rules"][0]["matchers"] == ["service=~postgres.*", "severity=critical"]
+    assert apply_ok(api, exported) == []
+    # the first matching rule routes the alert: service, severity
+    key = created["deploys"]["key"]
+    body = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "dedup_key": "db",
+        "payload": {
+            "summary": "PG replica lag",
+            "source": "pg",
+            "severity": "critical",
+            "custom_details": {},
+        },
+    }
+    body["payload"]["component"] = "x"
+    r = client.post("/v2/enqueue", json=body)
+    assert r.status_code == 202
+    # labels from PagerDuty events do not carry `service`, so no rule matched: integration's service
+    alert = api.get("/api/v1/alerts").json()["items"][0]
+    assert alert["service"] == "payments-api" and alert["rule"] is None
+    # a warning is routed by "warnings-are-tickets": stored, no incident
+    body["dedup_key"], body["payload"]["severity"] = "warn", "warning"
+    client.post("/v2/enqueue", json=body)
+    alert = api.get("/api/v1/alerts").json()["items"][0]
+    assert alert["rule"] == "warnings-are-tickets" and alert["incident"] is None
+
+
+def test_alerting_section_errors_name_the_field(api: Api) -> None:
+    apply_ok(api, acme())
+    bad = {
+        "alert_rules": [
+            {"name": "a", "matchers": ["nonsense"], "severity": "SEV-9", "service": "nope"},
+            {"name": "a"},
+        ],
+        "integrations": [{"name": "i", "kind": "nagios"}],
+    }
+    r = apply(api, bad)
+    assert r.status_code == 422
+    assert r.json()["field"] == "integrations[0].kind"
+    del bad["integrations"]
+    locations = {p["location"] for p in apply(api, bad).json()["problems"]}
+    assert locations == {
+        "alert_rules[0].matchers[0]",
+        "alert_rules[0].severity",
+        "alert_rules[0].service",
+        "alert_rules[1].name",
+    }
+
+
+def test_service_used_by_a_rule_cannot_be_removed_unless_the_rule_goes_too(api: Api) -> None:
+    full = load(EXAMPLE).data
+    apply_ok(api, full)
+    without_search = [s for s in full["services"] if s["name"] != "search"]
+    r = apply(api, {**full, "services": without_search})
+    assert r.status_code == 422 and "search-latency" in r.text
+    rules = [x for x in full["alert_rules"] if x["name"] != "search-latency"]
+    changes = apply_ok(api, {**full, "services": without_search, "alert_rules": rules})
+    assert ("delete", "services", "search", []) in changes
+    assert ("delete", "alert_rules", "search-latency", []) in changes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,11 +56,34 @@ class ServiceDoc(Doc):
     runbooks: list[str] = []
 
 
+class IntegrationDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["pagerduty", "alertmanager", "grafana", "webhook"]
+    service: str | None = None
+    rate_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
+    mapping: dict[str, Any] = {}
+
+
+class AlertRuleDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    matchers: list[str] = []
+    service: str | None = None
+    severity: str | None = None
+    open_incident: bool = True
+    group_window_minutes: int = Field(default=60, ge=0, le=10_080)
+    flap_count: int = Field(default=3, ge=0, le=1000)
+    flap_window_minutes: int = Field(default=30, ge=1, le=10_080)
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
     users: list[UserDoc] | None = None
     services: list[ServiceDoc] | None = None
+    integrations: list[IntegrationDoc] | None = None
+    alert_rules: list[AlertRuleDoc] | None = None
 
 
-KINDS = ("severities", "teams", "users", "services")
+KINDS = ("severities", "teams", "users", "services", "integrations", "alert_rules")
+# Sections whose absent entries are kept (never deleted by an apply).
+KEEP_ABSENT = ("users", "integrations")

@@ -15,7 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config.schema import KINDS, ConfigDoc
+from warroom.alerts.matching import format_matcher, parse_matcher
+from warroom.alerts.models import AlertRule, Integration
+from warroom.config.schema import KEEP_ABSENT, KINDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
 from warroom.incidents.models import Incident, IncidentService
@@ -47,9 +49,13 @@ class Change:
     kind: str
     name: str
     fields: list[str] = field(default_factory=list)
+    key: str | None = None  # a new integration's key, shown once
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "kind": self.kind, "name": self.name, "fields": self.fields}
+        out = {"action": self.action, "kind": self.kind, "name": self.name, "fields": self.fields}
+        if self.key:
+            out["key"] = self.key
+        return out
 
 
 class ConfigInvalid(ValidationFailed):
@@ -165,6 +171,38 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                             ("services", i, "depends_on", j), "a service cannot depend on itself"
                         )
                     )
+    problems += _check_alerting(session, doc, services)
+    return problems
+
+
+def _check_alerting(session: Session, doc: ConfigDoc, services: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    severities = (
+        {s.name for s in doc.severities}
+        if doc.severities is not None
+        else {s.name for s in org.severities(session)}
+    )
+    for kind in ("integrations", "alert_rules"):
+        items = getattr(doc, kind)
+        if items is None:
+            continue
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.name in seen:
+                problems.append(Problem((kind, i, "name"), f"duplicate name {item.name!r}"))
+            seen.add(item.name)
+            if item.service is not None and item.service not in services:
+                problems.append(Problem((kind, i, "service"), f"unknown service {item.service!r}"))
+    for i, rule in enumerate(doc.alert_rules or []):
+        for j, text in enumerate(rule.matchers):
+            try:
+                parse_matcher(text)
+            except ValueError as exc:
+                problems.append(Problem(("alert_rules", i, "matchers", j), str(exc)))
+        if rule.severity is not None and rule.severity not in severities:
+            problems.append(
+                Problem(("alert_rules", i, "severity"), f"unknown severity {rule.severity!r}")
+            )
     return problems
 
 
@@ -205,18 +243,46 @@ def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
                 fields = _diff(live[kind][name], item)
                 if fields:
                     changes.append(Change("update", kind, name, fields))
-        if kind == "users":
+        if kind in KEEP_ABSENT:
             continue
         for name in live[kind]:
             if name not in wanted:
                 changes.append(Change("delete", kind, name))
-    problems += _delete_problems(session, changes)
+    problems += _delete_problems(session, doc, changes)
     if problems:
         raise ConfigInvalid(problems)
     return doc, changes
 
 
-def _delete_problems(session: Session, changes: list[Change]) -> list[Problem]:
+def _service_users(session: Session, doc: ConfigDoc, service: str) -> list[tuple[str, str]]:
+    """Integrations and alert rules that will still point at a service after the apply."""
+    integrations: dict[str, str | None] = {
+        name: svc
+        for name, svc in session.execute(
+            select(Integration.name, Service.name).join(
+                Service, Service.id == Integration.service_id
+            )
+        )
+    }
+    integrations.update({i.name: i.service for i in doc.integrations or []})
+    rules: dict[str, str | None]
+    if doc.alert_rules is not None:
+        rules = {r.name: r.service for r in doc.alert_rules}
+    else:
+        rules = {
+            name: svc
+            for name, svc in session.execute(
+                select(AlertRule.name, Service.name).join(
+                    Service, Service.id == AlertRule.service_id
+                )
+            )
+        }
+    return [("integration", n) for n, s in sorted(integrations.items()) if s == service] + [
+        ("alert rule", n) for n, s in sorted(rules.items()) if s == service
+    ]
+
+
+def _delete_problems(session: Session, doc: ConfigDoc, changes: list[Change]) -> list[Problem]:
     problems = []
     for ch in changes:
         if ch.action != "delete":
@@ -236,6 +302,10 @@ def _delete_problems(session: Session, changes: list[Change]) -> list[Problem]:
             )
             if used is not None:
                 problems.append(Problem(("services",), f"service {ch.name!r} has incidents"))
+            for what, users_of in _service_users(session, doc, ch.name):
+                problems.append(
+                    Problem(("services",), f"service {ch.name!r} is used by {what} {users_of!r}")
+                )
     return problems
 
 
@@ -258,6 +328,17 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         _apply_teams(session, doc)
     if doc.services is not None:
         _apply_services(session, doc)
+    if doc.integrations is not None:
+        _apply_integrations(session, clock, doc, changes)
+    if doc.alert_rules is not None:
+        _apply_alert_rules(session, doc)
+    # Services go once integrations and rules no longer point at them.
+    if doc.services is not None:
+        keep_services = {s.name for s in doc.services}
+        for svc in session.scalars(select(Service)):
+            if svc.name not in keep_services:
+                session.delete(svc)
+        session.flush()
     # Teams may only be deleted once services no longer point at them.
     if doc.teams is not None:
         keep = {t.name for t in doc.teams}
@@ -326,11 +407,7 @@ def _apply_services(session: Session, doc: ConfigDoc) -> None:
     assert doc.services is not None
     teams = {t.name: t.id for t in session.scalars(select(Team))}
     wanted = {s.name: s for s in doc.services}
-    rows = {s.name: s for s in session.scalars(select(Service))}
-    for name, old in rows.items():
-        if name not in wanted:
-            session.delete(old)
-    session.flush()
+    rows = {s.name: s for s in session.scalars(select(Service)) if s.name in wanted}
     for name, s in wanted.items():
         row = rows.get(name)
         if row is None:
@@ -351,7 +428,55 @@ def _apply_services(session: Session, doc: ConfigDoc) -> None:
     session.flush()
 
 
+def _apply_integrations(
+    session: Session, clock: Clock, doc: ConfigDoc, changes: list[Change]
+) -> None:
+    from warroom.alerts import service as alerts
+
+    assert doc.integrations is not None
+    created = {c.name: c for c in changes if c.kind == "integrations" and c.action == "create"}
+    services = {s.name: s.id for s in session.scalars(select(Service))}
+    for item in doc.integrations:
+        row = session.scalar(select(Integration).where(Integration.name == item.name))
+        if row is None:
+            _, key = alerts.create_integration(session, clock, **item.model_dump())
+            if item.name in created:
+                created[item.name].key = key
+            continue
+        row.kind = item.kind
+        row.service_id = services[item.service] if item.service else None
+        row.rate_per_minute = item.rate_per_minute
+        row.mapping = dict(item.mapping)
+    session.flush()
+
+
+def _apply_alert_rules(session: Session, doc: ConfigDoc) -> None:
+    assert doc.alert_rules is not None
+    wanted = {r.name: r for r in doc.alert_rules}
+    rows = {r.name: r for r in session.scalars(select(AlertRule))}
+    for name, row in rows.items():
+        if name not in wanted:
+            session.delete(row)
+    session.flush()
+    services = {s.name: s.id for s in session.scalars(select(Service))}
+    for position, rule in enumerate(doc.alert_rules):
+        existing = rows.get(rule.name)
+        row = existing if existing is not None else AlertRule(name=rule.name)
+        if existing is None:
+            session.add(row)
+        row.position = position
+        row.matchers = [parse_matcher(m) for m in rule.matchers]
+        row.service_id = services[rule.service] if rule.service else None
+        row.severity = rule.severity
+        row.open_incident = rule.open_incident
+        row.group_window_minutes = rule.group_window_minutes
+        row.flap_count = rule.flap_count
+        row.flap_window_minutes = rule.flap_window_minutes
+    session.flush()
+
+
 def export_data(session: Session) -> dict[str, Any]:
+    svc_names = {sid: name for sid, name in session.execute(select(Service.id, Service.name))}
     return {
         "severities": [
             {
@@ -378,6 +503,29 @@ def export_data(session: Session) -> dict[str, Any]:
                 "runbooks": list(v.service.runbooks or []),
             }
             for v in org.list_services(session)
+        ],
+        "integrations": [
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "service": svc_names.get(i.service_id) if i.service_id else None,
+                "rate_per_minute": i.rate_per_minute,
+                "mapping": dict(i.mapping or {}),
+            }
+            for i in session.scalars(select(Integration).order_by(Integration.name))
+        ],
+        "alert_rules": [
+            {
+                "name": r.name,
+                "matchers": [format_matcher(m) for m in r.matchers or []],
+                "service": svc_names.get(r.service_id) if r.service_id else None,
+                "severity": r.severity,
+                "open_incident": r.open_incident,
+                "group_window_minutes": r.group_window_minutes,
+                "flap_count": r.flap_count,
+                "flap_window_minutes": r.flap_window_minutes,
+            }
+            for r in session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id))
         ],
     }
 

@@ -1,0 +1,212 @@
+"""Helpers for end-to-end tests that talk to real programs over real sockets.
+
+- `require_program`: skip when an external program is missing (fail under CI=true).
+- `wait_until`: poll a condition with short waits, up to a deadline (no fixed sleeps).
+- `serve`: warroom served by uvicorn in a thread on 127.0.0.1, over HTTP or HTTPS.
+- `make_tls`: a throwaway CA and a server certificate for 127.0.0.1 (needs `cryptography`).
+- `admin_token`: a bearer token of the built-in admin user.
+- `Program`: a child process whose output goes to a log file, ended at teardown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+
+from tests.conftest import free_port
+from warroom.auth.service import create_token
+from warroom.core.clock import SystemClock
+from warroom.db.session import Database
+from warroom.org.service import user_by_name
+
+T = TypeVar("T")
+POLL_SECONDS = 0.2
+
+
+def require_program(path: Path, package: str) -> None:
+    """Skips the test when `path` is missing, naming the Debian package; fails under CI."""
+    if path.exists() and os.access(path, os.X_OK):
+        return
+    msg = f"{path} is missing: install Debian's package `{package}` (apt-get install {package})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def wait_until(
+    check: Callable[[], T | None],
+    what: str,
+    timeout: float = 30.0,
+    diagnose: Callable[[], str] | None = None,
+) -> T:
+    """Calls `check` until it returns something truthy (returned) or `timeout` passes."""
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            break
+        pause.wait(POLL_SECONDS)
+    extra = f"\n{diagnose()}" if diagnose else ""
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}{extra}")
+
+
+def admin_token(db: Database) -> str:
+    with db.session() as s:
+        return create_token(s, SystemClock(), role="admin", user=user_by_name(s, "admin"))
+
+
+@dataclass
+class Tls:
+    certfile: Path
+    keyfile: Path
+    client_context: ssl.SSLContext  # trusts only the throwaway CA
+
+
+def make_tls(directory: Path) -> Tls:
+    """A CA and a certificate for 127.0.0.1 and localhost signed by it, valid for a day."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("warroom test CA"))
+        .issuer_name(name("warroom test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    certfile, keyfile = directory / "server.pem", directory / "server.key"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(
+        cadata=ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+    )
+    return Tls(certfile, keyfile, context)
+
+
+@contextmanager
+def serve(app: Any, tls: Tls | None = None) -> Iterator[str]:
+    """Serves `app` on 127.0.0.1 (HTTPS when `tls` is given); yields its base URL.
+
+    The lifespan runs, so the app's shutdown (which stops the ingest writer threads)
+    happens before the caller's database is disposed."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=str(tls.certfile) if tls else None,
+        ssl_keyfile=str(tls.keyfile) if tls else None,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="warroom-e2e-server", daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), "the warroom server", 10)
+    assert server.started, "the warroom server did not start"
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+class Program:
+    """A child process with its output in `log`; `stop()` ends it (TERM, then KILL)."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self._out = log.open("wb")
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def output(self, tail: int = 4000) -> str:
+        text = self.log.read_text(errors="replace")
+        return f"--- {Path(self.args[0]).name} output (exit {self.proc.poll()}) ---\n{text[-tail:]}"
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._out.close()
