@@ -22,6 +22,7 @@ from warroom.core.errors import DomainError
 from warroom.db.session import Database
 from warroom.incidents.api import router as incidents_router
 from warroom.org.api import router as org_router
+from warroom.web.alert_pages import router as alert_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
 
@@ -96,5 +97,6 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(config_router)
     app.include_router(web_router)
+    app.include_router(alert_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from warroom.alerts import service as alerts
 from warroom.auth import service as auth
 from warroom.core.clock import ensure_utc
 from warroom.core.deps import clock, db
@@ -241,6 +242,8 @@ def room(request: Request, ref: str, error: str = "") -> Response:
         except DomainError as exc:
             return error_page(request, exc.message, exc.status_code, who)
         data = incidents.detail(s, clock(request), inc)
+        changes = alerts.recent_changes(s, inc)
+        incident_alerts, _ = alerts.list_alerts(s, who, incident=str(inc.id), limit=200)
         users = [u.name for u in org.list_users(s) if u.active]
         sevs = [org.severity_dict(v) for v in org.severities(s)]
     return templates.TemplateResponse(
@@ -256,6 +259,8 @@ def room(request: Request, ref: str, error: str = "") -> Response:
             "kinds": rules.USER_EVENT_KINDS,
             "error": error,
             "last_event_id": data["timeline"][-1]["id"] if data["timeline"] else 0,
+            "changes": changes,
+            "alerts": incident_alerts,
         },
     )
 
