@@ -7,6 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from warroom.alerts.parsers import ChangePayload
+from warroom.alerts.service import record_change
 from warroom.config import service as config
 from warroom.config.loader import load
 from warroom.core.clock import Clock, ManualClock
@@ -39,6 +41,18 @@ def load_demo(db: Database, clock: Clock, path: Path = EXAMPLE) -> int:
         bob = user_by_name(s, "bob")
         as_alice = Principal(role="responder", user_id=alice.id, name=alice.name)
         past = ManualClock(now - timedelta(days=9, hours=3))
+        record_change(
+            s,
+            past,
+            change=ChangePayload(
+                summary="Deploy payments-api 2024.11.3 (connection pool settings)",
+                source="ci",
+                timestamp=past.now() - timedelta(minutes=12),
+                kind="deploy",
+            ),
+            recorded_by="ci",
+            service="payments-api",
+        )
         inc = incidents.declare(
             s,
             past,
