@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,8 @@ KINDS = ("pagerduty", "alertmanager", "grafana", "webhook")
 NOISE_REASONS = ("false_positive", "noise", "duplicate", "not_actionable")
 CHANGE_KINDS = ("deploy", "config", "feature_flag", "other")
 RECENT_CHANGES = timedelta(hours=2)
+DEFAULT_FLAP_COUNT = 3
+DEFAULT_FLAP_WINDOW = 30  # minutes
 
 
 def hash_key(key: str) -> str:
@@ -149,6 +151,7 @@ class _Context:
     rules: list[AlertRule]
     silences: list[Silence]
     service_names: dict[int, str]
+    fires: dict[str, list[datetime]] = field(default_factory=dict)
 
 
 def _context(session: Session, now: datetime) -> _Context:
@@ -189,9 +192,9 @@ def _match_labels(event: NormalizedEvent, integration: Integration) -> dict[str,
 def ingest(
     session: Session, clock: Clock, integration: Integration, events: list[NormalizedEvent]
 ) -> list[Outcome]:
-    """Applies events in order, in the caller's transaction."""
+    """Applies events in order, in the caller's transaction. Built for storms: one
+    query for the open alerts, one for recent fires, one flush for all new rows."""
     now = clock.now()
-    ctx: _Context | None = None
     keys = list(dict.fromkeys(e.dedup_key for e in events))
     open_alerts: dict[str, Alert] = {
         a.dedup_key: a
@@ -203,7 +206,8 @@ def ingest(
             )
         )
     }
-    out = []
+    ctx: _Context | None = None
+    results: list[tuple[str, Alert | None, str]] = []
     for ev in events:
         alert = open_alerts.get(ev.dedup_key)
         if ev.action == "trigger":
@@ -213,15 +217,16 @@ def ingest(
                 if ev.summary:
                     alert.summary = ev.summary
                 alert.source_severity = ev.severity
-                out.append(Outcome(ev.dedup_key, alert.id, "updated", _inc_ref(alert)))
+                results.append((ev.dedup_key, alert, "updated"))
                 continue
             if ctx is None:
                 ctx = _context(session, now)
+                ctx.fires = _recent_fires(session, integration, ctx, keys, now)
             alert = _new_alert(session, clock, ctx, integration, ev)
             open_alerts[ev.dedup_key] = alert
-            out.append(Outcome(ev.dedup_key, alert.id, "created", _inc_ref(alert)))
+            results.append((ev.dedup_key, alert, "created"))
         elif alert is None:
-            out.append(Outcome(ev.dedup_key, None, "ignored"))
+            results.append((ev.dedup_key, None, "ignored"))
         elif ev.action == "acknowledge":
             if alert.status == "triggered":
                 alert.status = "acknowledged"
@@ -230,12 +235,35 @@ def ingest(
                     session, clock, alert, f"Alert acknowledged at source: {alert.summary}"
                 )
             alert.last_seen = now
-            out.append(Outcome(ev.dedup_key, alert.id, "acknowledged", _inc_ref(alert)))
+            results.append((ev.dedup_key, alert, "acknowledged"))
         else:
+            if alert.id is None:
+                session.flush()
             _resolve_alert(session, clock, alert, by=f"integration:{integration.name}")
             del open_alerts[ev.dedup_key]
-            out.append(Outcome(ev.dedup_key, alert.id, "resolved", _inc_ref(alert)))
-    return out
+            results.append((ev.dedup_key, alert, "resolved"))
+    session.flush()
+    return [
+        Outcome(key, alert.id if alert else None, action, _inc_ref(alert) if alert else None)
+        for key, alert, action in results
+    ]
+
+
+def _recent_fires(
+    session: Session, integration: Integration, ctx: _Context, keys: list[str], now: datetime
+) -> dict[str, list[datetime]]:
+    """When each key fired lately, for the flapping check (one query per batch)."""
+    window = max([r.flap_window_minutes for r in ctx.rules] + [DEFAULT_FLAP_WINDOW])
+    fires: dict[str, list[datetime]] = {}
+    for key, seen in session.execute(
+        select(Alert.dedup_key, Alert.first_seen).where(
+            Alert.integration_id == integration.id,
+            Alert.dedup_key.in_(keys),
+            Alert.first_seen >= now - timedelta(minutes=window),
+        )
+    ):
+        fires.setdefault(key, []).append(seen)
+    return fires
 
 
 def _inc_ref(alert: Alert) -> str | None:
@@ -279,23 +307,16 @@ def _new_alert(
         flapping=False,
         noise_note="",
     )
-    flap_count = rule.flap_count if rule else 3
-    flap_window = rule.flap_window_minutes if rule else 30
-    recent = session.scalar(
-        select(func.count())
-        .select_from(Alert)
-        .where(
-            Alert.integration_id == integration.id,
-            Alert.dedup_key == ev.dedup_key,
-            Alert.first_seen >= now - timedelta(minutes=flap_window),
-        )
-    )
-    alert.flapping = is_flapping(int(recent or 0) + 1, flap_count)
+    flap_count = rule.flap_count if rule else DEFAULT_FLAP_COUNT
+    since = now - timedelta(minutes=rule.flap_window_minutes if rule else DEFAULT_FLAP_WINDOW)
+    fired = ctx.fires.setdefault(ev.dedup_key, [])
+    alert.flapping = is_flapping(sum(1 for t in fired if t >= since) + 1, flap_count)
+    fired.append(now)
     session.add(alert)
-    session.flush()
     open_incident = rule.open_incident if rule else ev.severity in ("critical", "error")
     if alert.suppressed_by or alert.flapping or not open_incident:
         return alert
+    session.flush()  # the incident path needs the alert's id
     window = timedelta(minutes=rule.group_window_minutes if rule else 60)
     group = ev.group
     target = _group_incident(session, alert, group, now - window)
