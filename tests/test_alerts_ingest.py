@@ -408,3 +408,63 @@ def test_private_incident_alerts_are_hidden(
     assert bob.get("/api/v1/alerts").json()["items"] == []
     assert bob.get("/api/v1/alerts/1").status_code == 404
     assert len(admin.get("/api/v1/alerts").json()["items"]) == 1
+
+
+def test_one_batch_with_repeats_ack_resolve_and_refire(
+    db: Database, clock: ManualClock, admin: Api, services: None
+) -> None:
+    """Group commit puts many requests in one transaction; order must still hold."""
+    from warroom.alerts import service as alerts
+    from warroom.alerts.models import Integration
+    from warroom.alerts.parsers import NormalizedEvent
+
+    integration(admin, "pagerduty")
+
+    def ev(action: str, key: str = "k") -> NormalizedEvent:
+        return NormalizedEvent(
+            action=action, dedup_key=key, summary=f"{action} {key}", source="s", severity="warning"
+        )
+
+    with db.session() as s:
+        integ = s.query(Integration).one()
+        first = alerts.ingest(
+            s, clock, integ, [ev("trigger"), ev("trigger"), ev("trigger", "other")]
+        )
+    assert [o.action for o in first] == ["created", "updated", "created"]
+    clock.advance(minutes=1)
+    with db.session() as s:
+        integ = s.query(Integration).one()
+        out = alerts.ingest(
+            s,
+            clock,
+            integ,
+            [
+                ev("trigger"),
+                ev("trigger"),
+                ev("acknowledge"),
+                ev("trigger"),
+                ev("resolve"),
+                ev("trigger"),
+                ev("trigger", "other"),
+                ev("resolve", "missing"),
+            ],
+        )
+    assert [o.action for o in out] == [
+        "updated",
+        "updated",
+        "acknowledged",
+        "updated",
+        "resolved",
+        "created",
+        "updated",
+        "ignored",
+    ]
+    items = {
+        (a["dedup_key"], a["status"]): a
+        for a in admin.get("/api/v1/alerts?limit=10").json()["items"]
+    }
+    old = items[("k", "resolved")]
+    assert old["occurrences"] == 5 and old["acknowledged_at"] == "2026-03-02T09:01:00Z"
+    assert items[("k", "triggered")]["occurrences"] == 1
+    assert items[("other", "triggered")]["occurrences"] == 2
+    assert items[("other", "triggered")]["last_seen"] == "2026-03-02T09:01:00Z"

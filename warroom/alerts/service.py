@@ -8,9 +8,9 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.matching import SEVERITY_FOR_SOURCE, is_flapping, matches
@@ -192,61 +192,135 @@ def _match_labels(event: NormalizedEvent, integration: Integration) -> dict[str,
 def ingest(
     session: Session, clock: Clock, integration: Integration, events: list[NormalizedEvent]
 ) -> list[Outcome]:
-    """Applies events in order, in the caller's transaction. Built for storms: one
-    query for the open alerts, one for recent fires, one flush for all new rows."""
+    """Applies events in order, in the caller's transaction. Built for storms: repeats
+    of open alerts (the bulk of a storm) become one UPDATE statement per batch without
+    loading objects; new alerts are inserted in one flush; only acknowledgements,
+    resolutions and incident work load full rows."""
     now = clock.now()
     keys = list(dict.fromkeys(e.dedup_key for e in events))
-    open_alerts: dict[str, Alert] = {
-        a.dedup_key: a
-        for a in session.scalars(
-            select(Alert).where(
+    open_ids: dict[str, int] = {
+        key: alert_id
+        for alert_id, key in session.execute(
+            select(Alert.id, Alert.dedup_key).where(
                 Alert.integration_id == integration.id,
                 Alert.dedup_key.in_(keys),
                 Alert.status != "resolved",
             )
         )
     }
+    loaded: dict[str, Alert] = {}
+    bumps: dict[int, dict[str, Any]] = {}
     ctx: _Context | None = None
-    results: list[tuple[str, Alert | None, str]] = []
+    results: list[tuple[str, Alert | int | None, str]] = []
+
+    def full(key: str) -> Alert | None:
+        """The open alert as an object, with any pending repeats applied to it."""
+        if key in loaded:
+            return loaded[key]
+        alert_id = open_ids.get(key)
+        if alert_id is None:
+            return None
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        bump = bumps.pop(alert_id, None)
+        if bump:
+            alert.occurrences += bump["n"]
+            alert.last_seen = now
+            alert.summary = bump["summary"] or alert.summary
+            alert.source_severity = bump["severity"]
+        loaded[key] = alert
+        return alert
+
     for ev in events:
-        alert = open_alerts.get(ev.dedup_key)
+        key = ev.dedup_key
         if ev.action == "trigger":
-            if alert is not None:
+            if key in loaded:
+                alert = loaded[key]
                 alert.last_seen = now
                 alert.occurrences += 1
-                if ev.summary:
-                    alert.summary = ev.summary
+                alert.summary = ev.summary or alert.summary
                 alert.source_severity = ev.severity
-                results.append((ev.dedup_key, alert, "updated"))
-                continue
-            if ctx is None:
-                ctx = _context(session, now)
-                ctx.fires = _recent_fires(session, integration, ctx, keys, now)
-            alert = _new_alert(session, clock, ctx, integration, ev)
-            open_alerts[ev.dedup_key] = alert
-            results.append((ev.dedup_key, alert, "created"))
-        elif alert is None:
-            results.append((ev.dedup_key, None, "ignored"))
-        elif ev.action == "acknowledge":
-            if alert.status == "triggered":
-                alert.status = "acknowledged"
-                alert.acknowledged_at = now
+                results.append((key, alert, "updated"))
+            elif key in open_ids:
+                bump = bumps.setdefault(open_ids[key], {"n": 0})
+                bump.update(n=bump["n"] + 1, summary=ev.summary, severity=ev.severity)
+                results.append((key, open_ids[key], "updated"))
+            else:
+                if ctx is None:
+                    ctx = _context(session, now)
+                    ctx.fires = _recent_fires(session, integration, ctx, keys, now)
+                created = _new_alert(session, clock, ctx, integration, ev)
+                loaded[key] = created
+                results.append((key, created, "created"))
+            continue
+        found = full(key)
+        if found is None:
+            results.append((key, None, "ignored"))
+            continue
+        if ev.action == "acknowledge":
+            if found.status == "triggered":
+                found.status = "acknowledged"
+                found.acknowledged_at = now
                 _alert_event(
-                    session, clock, alert, f"Alert acknowledged at source: {alert.summary}"
+                    session, clock, found, f"Alert acknowledged at source: {found.summary}"
                 )
-            alert.last_seen = now
-            results.append((ev.dedup_key, alert, "acknowledged"))
+            found.last_seen = now
+            results.append((key, found, "acknowledged"))
         else:
-            if alert.id is None:
+            if found.id is None:
                 session.flush()
-            _resolve_alert(session, clock, alert, by=f"integration:{integration.name}")
-            del open_alerts[ev.dedup_key]
-            results.append((ev.dedup_key, alert, "resolved"))
+            _resolve_alert(session, clock, found, by=f"integration:{integration.name}")
+            del loaded[key]
+            open_ids.pop(key, None)
+            results.append((key, found, "resolved"))
+    if bumps:
+        table = cast(Table, Alert.__table__)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                occurrences=table.c.occurrences + bindparam("b_n"),
+                last_seen=now,
+                summary=func.coalesce(bindparam("b_summary"), table.c.summary),
+                source_severity=bindparam("b_severity"),
+            ),
+            [
+                {
+                    "b_id": i,
+                    "b_n": b["n"],
+                    "b_summary": b["summary"] or None,
+                    "b_severity": b["severity"],
+                }
+                for i, b in bumps.items()
+            ],
+        )
     session.flush()
-    return [
-        Outcome(key, alert.id if alert else None, action, _inc_ref(alert) if alert else None)
-        for key, alert, action in results
-    ]
+    incident_of = _incidents_of(session, [r for _, r, _ in results if isinstance(r, int)])
+    out = []
+    for key, row, action in results:
+        if isinstance(row, Alert):
+            out.append(Outcome(key, row.id, action, _inc_ref(row)))
+        elif isinstance(row, int):
+            inc_id = incident_of.get(row)
+            out.append(
+                Outcome(key, row, action, incident_rules.short_id(inc_id) if inc_id else None)
+            )
+        else:
+            out.append(Outcome(key, None, action))
+    return out
+
+
+def _incidents_of(session: Session, alert_ids: list[int]) -> dict[int, int | None]:
+    if not alert_ids:
+        return {}
+    return {
+        alert_id: inc_id
+        for alert_id, inc_id in session.execute(
+            select(Alert.id, Alert.incident_id).where(
+                Alert.id.in_(set(alert_ids)), Alert.incident_id.is_not(None)
+            )
+        )
+    }
 
 
 def _recent_fires(
