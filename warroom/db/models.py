@@ -12,6 +12,14 @@ from warroom.incidents.models import (
     TimelineEvent,
 )
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
+from warroom.statuspage.models import (
+    ComponentStatusChange,
+    PublicIncident,
+    PublicIncidentUpdate,
+    StatusComponent,
+    StatusPage,
+    StatusSubscriber,
+)
 
 __all__ = [
     "Alert",
@@ -34,4 +42,10 @@ __all__ = [
     "TimelineEvent",
     "User",
     "WebSession",
+    "ComponentStatusChange",
+    "PublicIncident",
+    "PublicIncidentUpdate",
+    "StatusComponent",
+    "StatusPage",
+    "StatusSubscriber",
 ]

@@ -4,5 +4,11 @@ from __future__ import annotations
 
 from warroom.engine.worker import HANDLERS
 from warroom.incidents.service import check_response_target
+from warroom.statuspage.deliver import deliver as statuspage_deliver
+from warroom.statuspage.service import fan_out as statuspage_fan_out
+from warroom.statuspage.service import run_maintenance_step
 
 HANDLERS["response_target"] = check_response_target
+HANDLERS["statuspage_maintenance"] = run_maintenance_step
+HANDLERS["statuspage_fanout"] = statuspage_fan_out
+HANDLERS["statuspage_deliver"] = statuspage_deliver

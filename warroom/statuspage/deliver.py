@@ -1,0 +1,88 @@
+"""Engine handlers that deliver status page notifications to subscribers.
+
+Email goes through SMTP (WARROOM_SMTP_HOST, WARROOM_SMTP_PORT, WARROOM_SMTP_FROM);
+webhooks get a JSON POST with an Idempotency-Key header, so a retry after a crash is
+recognisable. A failure raises, and the engine retries with backoff.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+
+from warroom.core.clock import Clock
+from warroom.statuspage import service
+from warroom.statuspage.render import INCIDENT_STATUS_LABELS, ts
+
+
+def _smtp_send(msg: EmailMessage) -> None:
+    host = os.environ.get("WARROOM_SMTP_HOST", "")
+    if not host:
+        raise RuntimeError("WARROOM_SMTP_HOST is not set; cannot send subscriber email")
+    port = int(os.environ.get("WARROOM_SMTP_PORT", "25"))
+    with smtplib.SMTP(host, port, timeout=30) as smtp:
+        smtp.send_message(msg)
+
+
+def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
+    info = service.delivery(session, clock, payload)
+    if info is None:
+        return
+    sub = info["subscriber"]
+    links = info["links"]
+    if info["confirm"]:
+        msg = EmailMessage()
+        msg["Subject"] = f"Confirm your subscription to {info['page']} status"
+        msg["From"] = os.environ.get("WARROOM_SMTP_FROM", "status@localhost")
+        msg["To"] = sub.address
+        msg.set_content(
+            f"Someone (hopefully you) subscribed this address to {info['page']} status "
+            f"updates.\n\nConfirm: {links['confirm']}\n\nIf it was not you, ignore this "
+            "email: nothing will be sent without confirmation.\n"
+        )
+        _smtp_send(msg)
+        return
+    pub, upd = info["incident"], info["update"]
+    label = INCIDENT_STATUS_LABELS.get(upd.status, upd.status)
+    if sub.kind == "webhook":
+        body = {
+            "meta": {"unsubscribe": links["unsubscribe"]},
+            "page": {"name": info["page"]},
+            "incident": {
+                "id": pub.code,
+                "name": pub.name,
+                "status": pub.status,
+                "impact": pub.impact,
+                "kind": pub.kind,
+                "incident_updates": [
+                    {
+                        "id": upd.code,
+                        "status": upd.status,
+                        "body": upd.body,
+                        "created_at": ts(upd.created_at),
+                    }
+                ],
+            },
+        }
+        resp = httpx.post(
+            sub.address,
+            json=body,
+            headers={"Idempotency-Key": info["idempotency_key"]},
+            timeout=10,
+        )
+        resp.raise_for_status()
+        return
+    msg = EmailMessage()
+    msg["Subject"] = f"[{info['page']} status] {label}: {pub.name}"
+    msg["From"] = os.environ.get("WARROOM_SMTP_FROM", "status@localhost")
+    msg["To"] = sub.address
+    msg["List-Unsubscribe"] = f"<{links['unsubscribe']}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["X-Warroom-Idempotency-Key"] = info["idempotency_key"]
+    msg.set_content(f"{pub.name}\n\n{label}: {upd.body}\n\nUnsubscribe: {links['unsubscribe']}\n")
+    _smtp_send(msg)
