@@ -338,10 +338,11 @@ def declare_as(cli: Run, token: str) -> dict[str, Any]:
 
 @pytest.fixture
 def conf(tmp_path: Path) -> Path:
-    """The example organisation without its alerting section (tested on its own)."""
+    """The example organisation without its alerting and on-call sections (tested on their own)."""
     target = tmp_path / "conf"
     shutil.copytree(EXAMPLE, target)
     (target / "alerting.yaml").unlink()
+    (target / "oncall.yaml").unlink()
     return target
 
 

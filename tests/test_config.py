@@ -28,9 +28,9 @@ def api(client: TestClient, db: Database, clock: ManualClock) -> Api:
 
 
 def acme() -> Doc:
-    """The example organisation; its alerting sections have tests of their own."""
+    """The example organisation; its alerting and on-call sections have tests of their own."""
     data = load(EXAMPLE).data
-    return {k: v for k, v in data.items() if k not in ("integrations", "alert_rules")}
+    return {k: v for k, v in data.items() if k not in ("integrations", "alert_rules", "schedules")}
 
 
 def apply(api: Api, doc: Doc, dry_run: bool = False) -> Any:
@@ -146,6 +146,7 @@ def test_export_is_yaml_that_applies_unchanged(api: Api) -> None:
         "services",
         "integrations",
         "alert_rules",
+        "schedules",
     }
     assert "admin" in {u["name"] for u in exported["users"]}
     assert by_name(exported["services"])["checkout"]["owner"] == "payments"
@@ -478,6 +479,7 @@ def test_load_example_folder_merges_files() -> None:
         "services",
         "integrations",
         "alert_rules",
+        "schedules",
     }
     assert len(loaded.data["users"]) == 6
     file, line = loaded.locate(("services", 0, "owner")) or ("", 0)

@@ -6,6 +6,7 @@ import os
 from datetime import datetime
 from typing import Any, Literal
 
+import anyio
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -163,8 +164,9 @@ async def pd_change(request: Request) -> Response:
 
 
 async def _lookup(ing: Ingestor, key: str) -> IntegrationRef | None:
-    import anyio
-
+    found, ref = ing.cached(key)
+    if found:
+        return ref
     return await anyio.to_thread.run_sync(ing.lookup, key)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,11 +37,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        # Writers of this process queue in order on one lock before asking SQLite for
+        # its write lock; otherwise they poll SQLite's busy handler, whose sleeps of up
+        # to 100 ms let later writers overtake earlier ones (second-long tails).
+        writers = threading.RLock()
+
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # Reads take no lock (WAL); writes take the write lock up front.
             readonly = conn.get_execution_options().get("warroom_readonly", False)
-            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            if not readonly:
+                writers.acquire()
+                conn.info["warroom_writer"] = conn.info.get("warroom_writer", 0) + 1
+            try:
+                conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            except BaseException:
+                _release(conn)
+                raise
+
+        def _release(conn: Any) -> None:
+            held = conn.info.get("warroom_writer", 0)
+            if held:
+                conn.info["warroom_writer"] = held - 1
+                writers.release()
+
+        event.listen(engine, "commit", _release)
+        event.listen(engine, "rollback", _release)
 
         return engine
     if url.startswith("postgresql://"):

@@ -43,10 +43,17 @@ def visible_clause(principal: Principal) -> ColumnElement[bool]:
         return true()
     if principal.user_id is None:
         return Incident.private == false()
-    mine = select(IncidentParticipant.incident_id).where(
-        IncidentParticipant.user_id == principal.user_id
+    # A correlated EXISTS keeps the newest-first index scan: with `id IN (subquery)`
+    # SQLite sorted every public row before applying LIMIT (200 ms at 100k incidents).
+    mine = (
+        select(IncidentParticipant.id)
+        .where(
+            IncidentParticipant.incident_id == Incident.id,
+            IncidentParticipant.user_id == principal.user_id,
+        )
+        .exists()
     )
-    return or_(Incident.private == false(), Incident.id.in_(mine))
+    return or_(Incident.private == false(), mine)
 
 
 def get_incident(session: Session, principal: Principal, ref: str | int) -> Incident:
