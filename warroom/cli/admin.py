@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -111,7 +112,8 @@ def apply(path: Path, dry_run: bool, as_json: bool) -> None:
     except ConfigFileError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        result = Client().post("/api/v1/config/apply", {"config": loaded.data, "dry_run": dry_run})
+        data = json.loads(json.dumps(loaded.data, default=str))  # YAML dates -> ISO text
+        result = Client().post("/api/v1/config/apply", {"config": data, "dry_run": dry_run})
     except ApiError as exc:
         problems = exc.body.get("problems") if isinstance(exc.body, dict) else None
         if not problems:
@@ -127,6 +129,8 @@ def apply(path: Path, dry_run: bool, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
+    for warning in result.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     changes = result["changes"]
     if not changes:
         click.echo("No changes: the live config matches.")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from warroom.config import service
 from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
+from warroom.oncall import config as oncall_config
 
 router = APIRouter(prefix="/api/v1/config", tags=["config"])
 
@@ -27,7 +28,12 @@ def apply(
 ) -> dict[str, Any]:
     with db(request).session() as s:
         changes = service.apply(s, clock(request), body.config, dry_run=body.dry_run)
-        return {"applied": not body.dry_run, "changes": [c.to_dict() for c in changes]}
+        warnings = oncall_config.warnings(clock(request), service.parse(body.config))
+        return {
+            "applied": not body.dry_run,
+            "changes": [c.to_dict() for c in changes],
+            "warnings": warnings,
+        }
 
 
 @router.get("/export", summary="The live config as YAML that apply accepts unchanged")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Doc(BaseModel):
@@ -75,6 +76,58 @@ class AlertRuleDoc(Doc):
     flap_window_minutes: int = Field(default=30, ge=1, le=10_080)
 
 
+def _quoted_time(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 10:00 as the number 600.
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError('write times in quotes, e.g. "10:00" (YAML reads 10:00 as a number)')
+    return value
+
+
+class RestrictionDoc(Doc):
+    days: str | list[str] = "daily"
+    start: str = "00:00"
+    end: str = "00:00"
+
+    _times = field_validator("start", "end", mode="before")(_quoted_time)
+
+
+class LayerDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    members: list[str] = Field(min_length=1)
+    level: int = Field(default=1, ge=1, le=9)
+    shift: str = "weekly"
+    handoff: str = "Monday 09:00"
+    timezone: str | None = None
+    start: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    offset: int = Field(default=0, ge=0, le=10_000)
+    restrictions: list[RestrictionDoc] = []
+
+    _times = field_validator("handoff", mode="before")(_quoted_time)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _date_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2026-01-05 as a date; keep the text.
+        return value.isoformat() if isinstance(value, date) else value
+
+
+class CompensationDoc(Doc):
+    currency: str = Field(default="USD", min_length=1, max_length=8)
+    business_hours: str = "09:00-17:00"
+    weekday: float = Field(default=0, ge=0)
+    off_hours: float = Field(default=0, ge=0)
+    weekend: float = Field(default=0, ge=0)
+
+
+class ScheduleDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    team: str
+    description: str = ""
+    timezone: str = "UTC"
+    compensation: CompensationDoc | None = None
+    layers: list[LayerDoc] = Field(min_length=1)
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
@@ -82,8 +135,9 @@ class ConfigDoc(Doc):
     services: list[ServiceDoc] | None = None
     integrations: list[IntegrationDoc] | None = None
     alert_rules: list[AlertRuleDoc] | None = None
+    schedules: list[ScheduleDoc] | None = None
 
 
-KINDS = ("severities", "teams", "users", "services", "integrations", "alert_rules")
+KINDS = ("severities", "teams", "users", "services", "integrations", "alert_rules", "schedules")
 # Sections whose absent entries are kept (never deleted by an apply).
 KEEP_ABSENT = ("users", "integrations")

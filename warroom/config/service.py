@@ -21,6 +21,7 @@ from warroom.config.schema import KEEP_ABSENT, KINDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
 from warroom.incidents.models import Incident, IncidentService
+from warroom.oncall import config as oncall_config
 from warroom.org import service as org
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
 
@@ -172,6 +173,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                         )
                     )
     problems += _check_alerting(session, doc, services)
+    problems += oncall_config.check(session, doc, users, teams)
     return problems
 
 
@@ -332,6 +334,8 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         _apply_integrations(session, clock, doc, changes)
     if doc.alert_rules is not None:
         _apply_alert_rules(session, doc)
+    if doc.schedules is not None:
+        oncall_config.apply(session, clock, doc)
     # Services go once integrations and rules no longer point at them.
     if doc.services is not None:
         keep_services = {s.name for s in doc.services}
@@ -527,6 +531,7 @@ def export_data(session: Session) -> dict[str, Any]:
             }
             for r in session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id))
         ],
+        "schedules": oncall_config.export(session),
     }
 
 

@@ -11,6 +11,13 @@ from warroom.incidents.models import (
     RoleAssignment,
     TimelineEvent,
 )
+from warroom.oncall.models import (
+    FeedToken,
+    LayerMember,
+    Schedule,
+    ScheduleLayer,
+    ScheduleOverride,
+)
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
 from warroom.statuspage.models import (
     ComponentStatusChange,
@@ -25,6 +32,11 @@ __all__ = [
     "Alert",
     "AlertRule",
     "ChangeEvent",
+    "FeedToken",
+    "LayerMember",
+    "Schedule",
+    "ScheduleLayer",
+    "ScheduleOverride",
     "Integration",
     "Silence",
     "ApiToken",
