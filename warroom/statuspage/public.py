@@ -139,32 +139,40 @@ class StatusPageMiddleware:
             finally:
                 self._refreshing = False
         body = cache.bodies[path]
+        inm = None
+        packed = False
+        for k, v in scope["headers"]:
+            if k == b"if-none-match":
+                inm = v
+            elif k == b"accept-encoding" and body.gzip is not None and b"gzip" in v:
+                packed = True
+        content = body.gzip if packed and body.gzip is not None else body.content
         etag = body.etag.encode()
+        if packed:
+            etag = etag[:-1] + b'-gz"'
         headers = [
             (b"etag", etag),
             (b"cache-control", CACHE_CONTROL),
             (b"x-content-type-options", b"nosniff"),
+            (b"vary", b"Accept-Encoding"),
         ]
-        inm = None
-        for k, v in scope["headers"]:
-            if k == b"if-none-match":
-                inm = v
-                break
         if inm is not None and etag in [t.strip() for t in inm.split(b",")]:
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
         headers += [
             (b"content-type", body.media_type.encode()),
-            (b"content-length", str(len(body.content)).encode()),
+            (b"content-length", str(len(content)).encode()),
         ]
+        if packed:
+            headers.append((b"content-encoding", b"gzip"))
         if path.endswith(".json"):
             headers.append((b"access-control-allow-origin", b"*"))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send(
             {
                 "type": "http.response.body",
-                "body": b"" if scope["method"] == "HEAD" else body.content,
+                "body": b"" if scope["method"] == "HEAD" else content,
             }
         )
 

@@ -6,9 +6,10 @@ Statuspage v2 JSON documents (same paths, field names and enum values).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -374,31 +376,86 @@ def human(value: datetime | None) -> str:
     return ensure_utc(value).strftime("%b %d, %Y %H:%M UTC").replace(" 0", " ")
 
 
-def _bars(snap: Snapshot, c: StatusComponent) -> dict[str, Any]:
-    days = rules.uptime_days(snap.history.get(c.id, []), snap.now)
-    share = rules.uptime_share(days)
-    cells = []
-    for d in days:
-        worst = d.worst if d.known else "none"
-        if not d.known:
-            label = "No data"
-        elif d.uptime is not None and d.downtime > 0:
-            label = f"{d.uptime * 100:.2f}% uptime, worst: {rules.COMPONENT_LABELS[worst]}"
-        elif worst not in ("none", "operational"):
-            label = rules.COMPONENT_LABELS[worst]
-        else:
-            label = "No downtime"
-        cells.append(
-            {
-                "date": d.day.strftime("%b %d, %Y").replace(" 0", " "),
-                "color": COLORS[worst],
-                "label": label,
-            }
+BAR_PITCH = 5  # SVG units per day: a 3.4-wide bar and a gap
+_bar_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _day_label(d: rules.Day) -> tuple[str, str]:
+    if not d.known:
+        return "none", "No data"
+    worst = d.worst
+    if d.uptime is not None and d.downtime > 0:
+        return worst, f"{d.uptime * 100:.2f}% uptime, worst: {rules.COMPONENT_LABELS[worst]}"
+    if worst not in ("none", "operational"):
+        return worst, rules.COMPONENT_LABELS[worst]
+    return "operational", "No downtime"
+
+
+def _short(d: date) -> str:
+    return d.strftime("%b %d, %Y").replace(" 0", " ")
+
+
+def bar_patterns() -> Markup:
+    """One SVG pattern per status: a run of equal days is one rect filled with it."""
+    out = []
+    for status, color in COLORS.items():
+        out.append(
+            f'<pattern id="bar-{status}" width="{BAR_PITCH}" height="34" '
+            f'patternUnits="userSpaceOnUse"><rect width="3.4" height="34" rx="1" '
+            f'fill="{color}"/></pattern>'
         )
-    return {
-        "cells": cells,
-        "uptime": None if share is None else f"{share * 100:.2f}%",
-    }
+    return Markup(
+        '<svg width="0" height="0" style="position:absolute" aria-hidden="true" '
+        'focusable="false"><defs>' + "".join(out) + "</defs></svg>"
+    )
+
+
+def _bars(snap: Snapshot, c: StatusComponent) -> dict[str, Any]:
+    """The 90-day bar as SVG markup. Cached per (component, history, 10-minute slot):
+    a re-render after an unrelated change reuses it."""
+    slot = snap.now.replace(minute=snap.now.minute // 10 * 10, second=0, microsecond=0)
+    history = snap.history.get(c.id, [])
+    key = (c.id, c.name, tuple(history), slot)
+    hit = _bar_cache.get(key)
+    if hit is not None:
+        return hit
+    days = rules.uptime_days(history, slot)
+    share = rules.uptime_share(days)
+    uptime = None if share is None else f"{share * 100:.2f}%"
+    runs: list[tuple[int, int, str, str]] = []  # first day, count, status, label
+    for i, d in enumerate(days):
+        status, label = _day_label(d)
+        run_able = label in ("No data", "No downtime")
+        if runs and run_able and runs[-1][2] == status and runs[-1][3] == label:
+            first, n, _, _ = runs[-1]
+            runs[-1] = (first, n + 1, status, label)
+        else:
+            runs.append((i, 1, status, label))
+    rects = []
+    for first, n, status, label in runs:
+        when = _short(days[first].day)
+        if n > 1:
+            when += " – " + _short(days[first + n - 1].day)
+        rects.append(
+            f'<rect x="{first * BAR_PITCH}" width="{n * BAR_PITCH}" height="34" '
+            f'fill="url(#bar-{status})"><title>{escape(when)}: {escape(label)}</title></rect>'
+        )
+    aria = (
+        f"{c.name}: {uptime} uptime over the last 90 days"
+        if uptime
+        else f"{c.name}: no recorded history yet"
+    )
+    svg = (
+        f'<svg class="bars" viewBox="0 0 {rules.UPTIME_DAYS * BAR_PITCH} 34" '
+        f'preserveAspectRatio="none" role="img" aria-label="{escape(aria)}">'
+        + "".join(rects)
+        + "</svg>"
+    )
+    out = {"svg": Markup(svg), "uptime": uptime}
+    if len(_bar_cache) > 5000:
+        _bar_cache.clear()
+    _bar_cache[key] = out
+    return out
 
 
 def _view(snap: Snapshot) -> dict[str, Any]:
@@ -479,6 +536,7 @@ def _view(snap: Snapshot) -> dict[str, Any]:
         "rendered_at": human(snap.now),
         "rendered_iso": ts(snap.now),
         "colors": COLORS,
+        "bar_patterns": bar_patterns(),
     }
 
 
@@ -561,6 +619,7 @@ class Body:
     content: bytes
     media_type: str
     etag: str
+    gzip: bytes | None = None  # compressed once at render time, for clients that accept it
 
 
 def render_all(session: Session, clock: Clock) -> tuple[int, dict[str, Body]]:
@@ -582,5 +641,6 @@ def render_all(session: Session, clock: Clock) -> tuple[int, dict[str, Body]]:
             "application/json" if path.endswith(".json") else "text/html; charset=utf-8"
         )
         etag = '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
-        bodies[path] = Body(content, media, etag)
+        packed = gzip.compress(content, 6, mtime=0) if len(content) > 1024 else None
+        bodies[path] = Body(content, media, etag, packed)
     return snap.version, bodies
