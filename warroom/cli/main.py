@@ -13,6 +13,7 @@ from warroom.cli.admin import apply, export, service, user
 from warroom.cli.alerts import alert, change, integration, silence
 from warroom.cli.incident import incident
 from warroom.cli.output import emit_json
+from warroom.cli.status import status
 from warroom.settings import Settings
 
 if TYPE_CHECKING:
@@ -170,6 +171,7 @@ main.add_command(alert)
 main.add_command(silence)
 main.add_command(change)
 main.add_command(integration)
+main.add_command(status)
 
 
 if __name__ == "__main__":
