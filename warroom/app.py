@@ -21,11 +21,14 @@ from warroom.core.clock import Clock, SystemClock
 from warroom.core.errors import DomainError
 from warroom.db.session import Database
 from warroom.incidents.api import router as incidents_router
+from warroom.oncall.api import feed_router as oncall_feed_router
+from warroom.oncall.api import router as oncall_router
 from warroom.org.api import router as org_router
 from warroom.statuspage.api import router as statuspage_router
 from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
 from warroom.web.alert_pages import router as alert_pages_router
+from warroom.web.oncall_pages import router as oncall_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
 
@@ -101,6 +104,9 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(config_router)
     app.include_router(web_router)
     app.include_router(alert_pages_router)
+    app.include_router(oncall_router)
+    app.include_router(oncall_feed_router)
+    app.include_router(oncall_pages_router)
     app.include_router(statuspage_router)
     app.include_router(statuspage_public_router)
     app.add_middleware(StatusPageMiddleware)

@@ -12,6 +12,7 @@ import click
 from warroom.cli.admin import apply, export, service, user
 from warroom.cli.alerts import alert, change, integration, silence
 from warroom.cli.incident import incident
+from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
 from warroom.cli.status import status
 from warroom.settings import Settings
@@ -172,6 +173,7 @@ main.add_command(silence)
 main.add_command(change)
 main.add_command(integration)
 main.add_command(status)
+main.add_command(oncall)
 
 
 if __name__ == "__main__":

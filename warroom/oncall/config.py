@@ -70,7 +70,7 @@ def check(session: Session, doc: ConfigDoc, users: set[str], teams: set[str]) ->
                 if m not in users:
                     problems.append(Problem((*lat, "members", k), f"unknown user {m!r}"))
             try:
-                _layer(s, j)
+                _layer(s, j, s.timezone if valid_timezone(s.timezone) else "UTC")
             except ValueError as exc:
                 field, _, message = str(exc).partition(": ")
                 path: tuple[str | int, ...] = (*lat, field.split("[")[0])
@@ -80,14 +80,14 @@ def check(session: Session, doc: ConfigDoc, users: set[str], teams: set[str]) ->
     return problems
 
 
-def _layer(s: ScheduleDoc, j: int) -> rules.Layer:
+def _layer(s: ScheduleDoc, j: int, default_zone: str | None = None) -> rules.Layer:
     layer = s.layers[j]
     return build_layer(
         **{
             **layer.model_dump(exclude={"restrictions"}),
             "restrictions": [r.model_dump() for r in layer.restrictions],
         },
-        default_zone=s.timezone,
+        default_zone=default_zone or s.timezone,
     )
 
 

@@ -1,0 +1,224 @@
+"""`warroom oncall now|show|override|overrides|report|feed`"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from warroom.cli.client import Client
+from warroom.cli.output import emit_json, table
+
+json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+def _short(value: str | None) -> str:
+    if not value:
+        return "—"
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return t.strftime("%a %Y-%m-%d %H:%M UTC")
+
+
+def _instant(value: str | None) -> str | None:
+    """Accepts ISO 8601; a time without a zone is UTC."""
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time like 2026-03-02T09:00Z"
+        ) from exc
+    if t.tzinfo is None:
+        return t.isoformat() + "Z"
+    return t.isoformat()
+
+
+@click.group()
+def oncall() -> None:
+    """On-call schedules: who is on call, overrides, calendar feeds, compensation."""
+
+
+@oncall.command("now")
+@click.option("--schedule", "-s", default=None, help="one schedule (default: all)")
+@click.option("--at", default=None, help="an instant instead of now (ISO 8601)")
+@json_flag
+def now(schedule: str | None, at: str | None, as_json: bool) -> None:
+    """Who is on call now (or at --at)."""
+    body = Client().get("/api/v1/oncall", schedule=schedule, at=_instant(at))
+    if as_json:
+        emit_json(body)
+        return
+    table(
+        [
+            (
+                r["schedule"],
+                r["level_name"],
+                r["user"] or "NOBODY",
+                _short(r.get("end")) if r["user"] else "",
+                (f"covering {r['covering']}" if r.get("covering") else "")
+                + (" (override)" if r.get("override") is not None else ""),
+            )
+            for r in body["oncall"]
+        ],
+        ["schedule", "level", "on call", "until", "note"],
+    )
+
+
+@oncall.command("show")
+@click.argument("schedule")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 400))
+@click.option("--start", default=None, help="start instead of now (ISO 8601)")
+@json_flag
+def show(schedule: str, days: int, start: str | None, as_json: bool) -> None:
+    """The final schedule over the next days: who, from when, until when."""
+    body = Client().get(
+        f"/api/v1/schedules/{quote(schedule, safe='')}/shifts", days=days, start=_instant(start)
+    )
+    if as_json:
+        emit_json(body)
+        return
+    click.echo(f"{schedule}: {_short(body['start'])} → {_short(body['end'])}")
+    rows: list[tuple[Any, ...]] = [
+        (
+            s["level_name"],
+            s["user"],
+            _short(s["start"]),
+            _short(s["end"]),
+            s["layer"] or "",
+            (f"override, covering {s['covering']}" if s["covering"] else "override")
+            if s["override"] is not None
+            else "",
+        )
+        for s in body["final"]
+    ]
+    rows += [("GAP", "nobody", _short(g["start"]), _short(g["end"]), "", "") for g in body["gaps"]]
+    rows.sort(key=lambda r: r[2] if r[0] != "GAP" else r[2])
+    table(rows, ["level", "on call", "from", "to", "layer", "note"])
+    for w in body["warnings"]:
+        click.echo(f"warning: {w['message']}")
+
+
+@oncall.command("override")
+@click.argument("schedule")
+@click.argument("user")
+@click.option("--start", required=True, help="ISO 8601; without a zone, UTC")
+@click.option("--end", required=True, help="ISO 8601; without a zone, UTC")
+@click.option("--covering", default=None, help="the person being covered (default: the primary)")
+@click.option("--level", default=None, type=click.IntRange(1, 9), help="take this level")
+@click.option("--note", default="")
+@json_flag
+def override(
+    schedule: str,
+    user: str,
+    start: str,
+    end: str,
+    covering: str | None,
+    level: int | None,
+    note: str,
+    as_json: bool,
+) -> None:
+    """USER covers for a span (for --covering USER, or the primary on call)."""
+    body = Client().post(
+        f"/api/v1/schedules/{quote(schedule, safe='')}/overrides",
+        {
+            "user": user,
+            "start": _instant(start),
+            "end": _instant(end),
+            "covering": covering,
+            "level": level,
+            "note": note,
+        },
+    )
+    if as_json:
+        emit_json(body)
+        return
+    whom = f" covering {body['covering']}" if body["covering"] else ""
+    click.echo(
+        f"Override {body['id']}: {body['user']}{whom} on {schedule} "
+        f"from {_short(body['start'])} to {_short(body['end'])}"
+    )
+
+
+@oncall.command("overrides")
+@click.argument("schedule")
+@json_flag
+def overrides(schedule: str, as_json: bool) -> None:
+    """Overrides of a schedule that have not ended."""
+    body = Client().get(f"/api/v1/schedules/{quote(schedule, safe='')}/overrides")
+    if as_json:
+        emit_json(body)
+        return
+    table(
+        [
+            (o["id"], o["user"], o["covering"] or "", _short(o["start"]), _short(o["end"]))
+            for o in body
+        ],
+        ["id", "user", "covering", "from", "to"],
+    )
+
+
+@oncall.command("remove-override")
+@click.argument("schedule")
+@click.argument("override_id", type=int)
+def remove_override(schedule: str, override_id: int) -> None:
+    """Remove an override."""
+    Client().request(
+        "DELETE", f"/api/v1/schedules/{quote(schedule, safe='')}/overrides/{override_id}"
+    )
+    click.echo(f"Removed override {override_id}")
+
+
+@oncall.command("report")
+@click.option("--from", "start", default=None, help="ISO 8601 (default: start of this month)")
+@click.option("--to", "end", default=None, help="ISO 8601 (default: now)")
+@click.option("--period", default="month", type=click.Choice(["week", "month"]), show_default=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet or payroll")
+@json_flag
+def report(start: str | None, end: str | None, period: str, as_csv: bool, as_json: bool) -> None:
+    """Hours on call per person and period (weekday, off-hours, weekend) and pay."""
+    params = {"from": _instant(start), "to": _instant(end), "period": period}
+    if as_csv:
+        text = Client().get("/api/v1/oncall/report", format="csv", **params)
+        click.echo(text, nl=False)
+        return
+    body = Client().get("/api/v1/oncall/report", **params)
+    if as_json:
+        emit_json(body)
+        return
+    table(
+        [
+            (
+                r["period"],
+                r["user"],
+                r["weekday_hours"],
+                r["off_hours_hours"],
+                r["weekend_hours"],
+                r["total_hours"],
+                ", ".join(f"{v:.2f} {k}" for k, v in r["amounts"].items()),
+            )
+            for r in body["rows"]
+        ],
+        ["period", "user", "weekday h", "off-hours h", "weekend h", "total h", "pay"],
+    )
+
+
+@oncall.command("feed")
+@click.option("--schedule", "-s", default=None, help="a schedule's feed (default: your own)")
+@click.option("--user", "-u", default=None, help="another user's feed (admins)")
+@json_flag
+def feed(schedule: str | None, user: str | None, as_json: bool) -> None:
+    """A new secret calendar (iCalendar) URL; the previous one stops working."""
+    client = Client()
+    if schedule:
+        body = client.post(f"/api/v1/schedules/{quote(schedule, safe='')}/feed", {})
+    else:
+        path = "/api/v1/oncall/feed" + (f"?user={quote(user, safe='')}" if user else "")
+        body = client.post(path, {})
+    if as_json:
+        emit_json(body)
+        return
+    click.echo(f"Calendar feed for {body['for']} (keep it secret, shown once):")
+    click.echo(f"  {client.url}{body['path']}")
