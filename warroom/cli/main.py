@@ -55,6 +55,13 @@ def main() -> None:
     """
 
 
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -73,9 +80,7 @@ def serve(host: str, port: int, no_engine: bool, demo: bool) -> None:
     from warroom.engine.worker import Worker
     from warroom.org.service import user_by_name
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _logging()
     settings = Settings.from_env()
     clock = SystemClock()
     db, boot = _open_store(clock)
@@ -121,9 +126,7 @@ def engine(poll: float) -> None:
     from warroom.engine import handlers  # noqa: F401
     from warroom.engine.worker import Worker
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _logging()
     db, _ = _open_store()
     worker = Worker(db, SystemClock())
     click.echo(f"engine {worker.name} running against the store; Ctrl-C stops it")
