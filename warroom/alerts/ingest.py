@@ -167,10 +167,14 @@ class Ingestor:
             _settle(item, result=result)
 
     def _apply(self, batch: list[_Item]) -> list[Any]:
-        results: list[Any] = []
+        """One transaction for the batch, and one `ingest` call per integration: the
+        events of all its requests are applied together (in arrival order), and each
+        request gets back the outcomes of its own events."""
+        results: list[Any] = [None] * len(batch)
         with self.db.session() as s:
             integrations: dict[int, Integration] = {}
-            for item in batch:
+            alerts_of: dict[int, list[int]] = {}
+            for i, item in enumerate(batch):
                 integ = integrations.get(item.integration_id) or s.get(
                     Integration, item.integration_id
                 )
@@ -186,9 +190,17 @@ class Ingestor:
                         service_id=integ.service_id,
                         integration_id=integ.id,
                     )
-                    results.append(row.id)
+                    results[i] = row.id
                 else:
-                    results.append(service.ingest(s, self.clock, integ, item.events))
+                    alerts_of.setdefault(integ.id, []).append(i)
+            for integ_id, indexes in alerts_of.items():
+                events = [ev for i in indexes for ev in batch[i].events]
+                outcomes = service.ingest(s, self.clock, integrations[integ_id], events)
+                at = 0
+                for i in indexes:
+                    n = len(batch[i].events)
+                    results[i] = outcomes[at : at + n]
+                    at += n
         return results
 
 
