@@ -147,6 +147,7 @@ def test_export_is_yaml_that_applies_unchanged(api: Api) -> None:
         "integrations",
         "alert_rules",
         "schedules",
+        "status_components",
     }
     assert "admin" in {u["name"] for u in exported["users"]}
     assert by_name(exported["services"])["checkout"]["owner"] == "payments"

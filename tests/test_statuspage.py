@@ -622,3 +622,58 @@ def test_subscribers_double_opt_in_and_unsubscribe(
     assert r.status_code == 200 and "Unsubscribed" in r.text
     subs = admin.get("/api/v1/status/subscribers").json()
     assert subs[0]["unsubscribed_at"] is not None
+
+
+def test_status_components_in_config_as_code(client: TestClient, admin: Api) -> None:
+    config = {
+        "teams": [{"name": "web"}],
+        "services": [{"name": "api", "owner": "web"}, {"name": "checkout", "owner": "web"}],
+        "status_components": [
+            {"name": "API", "service": "api", "description": "REST"},
+            {"name": "Payments", "is_group": True},
+            {"name": "Checkout", "group": "Payments", "service": "checkout"},
+        ],
+    }
+    r = admin.post("/api/v1/config/apply", json={"config": config})
+    assert r.status_code == 200, r.text
+    made = [c for c in r.json()["changes"] if c["kind"] == "status_components"]
+    assert [(c["action"], c["name"]) for c in made] == [
+        ("create", "API"),
+        ("create", "Payments"),
+        ("create", "Checkout"),
+    ]
+    comps = get_json(client, "/api/v2/components.json")["components"]
+    by_name = {c["name"]: c for c in comps}
+    assert by_name["Checkout"]["group_id"] == by_name["Payments"]["id"]
+    assert [c["position"] for c in comps] == [1, 2, 3]
+    # idempotent: the same document changes nothing
+    r = admin.post("/api/v1/config/apply", json={"config": config})
+    assert [c for c in r.json()["changes"] if c["kind"] == "status_components"] == []
+    # the export carries the section so that apply accepts it unchanged
+    exported = admin.get("/api/v1/config/export").text
+    assert "status_components:" in exported and "group: Payments" in exported
+    # problems name the entry and field
+    bad = {
+        "status_components": [
+            {"name": "A", "group": "Nope"},
+            {"name": "B", "service": "ghost"},
+            {"name": "G", "is_group": True, "group": "G"},
+        ]
+    }
+    r = admin.post("/api/v1/config/apply", json={"config": bad})
+    assert r.status_code == 422
+    where = {p["location"]: p["message"] for p in r.json()["problems"]}
+    assert "is not a group" in where["status_components[0].group"]
+    assert "unknown service" in where["status_components[1].service"]
+    assert "nested" in where["status_components[2].group"]
+    r = admin.post(
+        "/api/v1/config/apply", json={"config": {"status_components": [{"name": "x", "bogus": 1}]}}
+    )
+    assert r.status_code == 422
+    # what the section omits is deleted; statuses survive an apply
+    admin.post("/api/v1/status/components/API/status", json={"status": "major_outage"})
+    config["status_components"] = [{"name": "API", "service": "api", "description": "REST"}]
+    r = admin.post("/api/v1/config/apply", json={"config": config})
+    assert r.status_code == 200, r.text
+    comps = get_json(client, "/api/v2/components.json")["components"]
+    assert [(c["name"], c["status"]) for c in comps] == [("API", "major_outage")]

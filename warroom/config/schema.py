@@ -128,6 +128,16 @@ class ScheduleDoc(Doc):
     layers: list[LayerDoc] = Field(min_length=1)
 
 
+class StatusComponentDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+    group: str | None = None
+    is_group: bool = False
+    service: str | None = None
+    only_show_if_degraded: bool = False
+    showcase: bool = True
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
@@ -136,8 +146,18 @@ class ConfigDoc(Doc):
     integrations: list[IntegrationDoc] | None = None
     alert_rules: list[AlertRuleDoc] | None = None
     schedules: list[ScheduleDoc] | None = None
+    status_components: list[StatusComponentDoc] | None = None
 
 
-KINDS = ("severities", "teams", "users", "services", "integrations", "alert_rules", "schedules")
+KINDS = (
+    "severities",
+    "teams",
+    "users",
+    "services",
+    "integrations",
+    "alert_rules",
+    "schedules",
+    "status_components",
+)
 # Sections whose absent entries are kept (never deleted by an apply).
 KEEP_ABSENT = ("users", "integrations")

@@ -24,6 +24,7 @@ from warroom.incidents.models import Incident, IncidentService
 from warroom.oncall import config as oncall_config
 from warroom.org import service as org
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
+from warroom.statuspage import config as statuspage_config
 
 Path_ = tuple[str | int, ...]
 
@@ -174,6 +175,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                     )
     problems += _check_alerting(session, doc, services)
     problems += oncall_config.check(session, doc, users, teams)
+    problems += [Problem(p, m) for p, m in statuspage_config.check(doc, services)]
     return problems
 
 
@@ -336,6 +338,8 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         _apply_alert_rules(session, doc)
     if doc.schedules is not None:
         oncall_config.apply(session, clock, doc)
+    if doc.status_components is not None:
+        statuspage_config.apply(session, clock, doc)
     # Services go once integrations and rules no longer point at them.
     if doc.services is not None:
         keep_services = {s.name for s in doc.services}
@@ -532,6 +536,7 @@ def export_data(session: Session) -> dict[str, Any]:
             for r in session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id))
         ],
         "schedules": oncall_config.export(session),
+        "status_components": statuspage_config.export(session),
     }
 
 
