@@ -3,6 +3,7 @@ Statuspage v2 JSON (field by field), feeds, escaping, caching, privacy."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -677,3 +678,130 @@ def test_status_components_in_config_as_code(client: TestClient, admin: Api) -> 
     assert r.status_code == 200, r.text
     comps = get_json(client, "/api/v2/components.json")["components"]
     assert [(c["name"], c["status"]) for c in comps] == [("API", "major_outage")]
+
+
+def _mail(raw: bytes) -> Any:
+    from email import message_from_bytes
+    from email.policy import default
+
+    return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=default)
+
+
+class _Catcher:
+    """A webhook receiver and a minimal SMTP server on 127.0.0.1, recording what arrives."""
+
+    def __init__(self) -> None:
+        import socketserver
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.mails: list[bytes] = []
+        catcher = self
+
+        class Hook(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                catcher.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Smtp(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 test ESMTP\r\n")
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        data = b""
+                        while (chunk := self.rfile.readline()) != b".\r\n":
+                            data += chunk
+                        catcher.mails.append(data)
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    elif verb == b"EHLO":
+                        self.wfile.write(b"250 test\r\n")
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.http = HTTPServer(("127.0.0.1", 0), Hook)
+        self.smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Smtp)
+        self.smtp.daemon_threads = True
+        for server in (self.http, self.smtp):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        for server in (self.http, self.smtp):
+            server.shutdown()
+            server.server_close()
+
+
+def test_subscriber_notifications_go_through_the_outbox(
+    client: TestClient,
+    alice: Api,
+    admin: Api,
+    setup: None,
+    db: Database,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from warroom.engine.worker import Worker
+
+    catcher = _Catcher()
+    try:
+        monkeypatch.setenv("WARROOM_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("WARROOM_SMTP_PORT", str(catcher.smtp.server_address[1]))
+        admin.patch("/api/v1/status/page", json={"url": "https://status.example.test/status"})
+        hook = f"http://127.0.0.1:{catcher.http.server_address[1]}/hook"
+        r = admin.post("/api/v1/status/subscribers", json={"kind": "webhook", "address": hook})
+        assert r.status_code == 201
+        client.post("/status/subscribe", data={"email": "ops@example.test"})
+        worker = Worker(db, clock)
+        _drain(worker)
+        assert len(catcher.mails) == 1  # the opt-in email, and nothing else yet
+        optin = _mail(catcher.mails[0])
+        assert optin["To"] == "ops@example.test"
+        confirm = re.search(r"/status/subscribers/confirm/(\S+)", optin.get_content())
+        assert confirm is not None
+        assert client.get(confirm.group(0)).status_code == 200
+
+        ref = declare(alice)
+        alice.post(
+            "/api/v1/status/incidents",
+            json={"incident": ref, "name": "Payments failing", "body": "Looking <now>"},
+        )
+        _drain(worker)
+        assert len(catcher.posts) == 1
+        headers, body = catcher.posts[0]
+        sent = json.loads(body)
+        assert sent["incident"]["name"] == "Payments failing"
+        assert sent["incident"]["incident_updates"][0]["body"] == "Looking <now>"
+        assert headers["idempotency-key"].endswith(":1")
+        assert len(catcher.mails) == 2
+        mail = _mail(catcher.mails[1])
+        assert mail["Subject"] == "[Status status] Investigating: Payments failing"
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert "Looking <now>" in mail.get_content()
+        unsub = re.search(
+            r"https://status\.example\.test(/status/subscribers/unsubscribe/[^>]+)>",
+            mail["List-Unsubscribe"],
+        )
+        assert unsub is not None
+        # one click (RFC 8058) unsubscribes; later updates reach only the webhook
+        assert client.post(unsub.group(1)).status_code == 200
+        pub = alice.get("/api/v1/status/incidents").json()[0]["id"]
+        alice.post(
+            f"/api/v1/status/incidents/{pub}/updates", json={"status": "identified", "body": "ok"}
+        )
+        _drain(worker)
+        assert len(catcher.mails) == 2 and len(catcher.posts) == 2
+    finally:
+        catcher.close()
