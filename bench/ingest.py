@@ -154,7 +154,10 @@ async def fixed_rate(
                         "severity": "warning",
                     },
                 }
-                r = await c.post("/v2/enqueue", json=body)
+                try:
+                    r = await c.post("/v2/enqueue", json=body)
+                except httpx.HTTPError:
+                    return  # counted as not accepted
                 if r.status_code == 202:
                     latencies.append((time.perf_counter() - due) * 1000)
 
