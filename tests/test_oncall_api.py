@@ -538,3 +538,18 @@ def test_cli_now_show_override_report_and_feed(cli: Any) -> None:
     assert "/oncall/feeds/wrcal_" in out
     feed = json.loads(cli("oncall", "feed", "--json").stdout)
     assert feed["for"] == "alice"
+
+
+def test_cli_apply_prints_schedule_warnings(cli: Any, tmp_path: Path) -> None:
+    conf = tmp_path / "oncall.yaml"
+    doc = example()
+    doc["schedules"][0]["layers"][0]["restrictions"] = [
+        {"days": "weekdays", "start": "09:00", "end": "17:00"}
+    ]
+    conf.write_text(yaml.safe_dump(doc))
+    r = cli("apply", str(conf), token="admin")
+    assert "warning: schedule 'platform' layer 'apac' rotates 1 person" in r.stderr
+    assert "warning: schedule 'payments' has nobody on call (primary)" in r.stderr
+    assert "  ~ update schedule payments (layers)" in r.stdout
+    body = json.loads(cli("apply", str(conf), "--json", token="admin").stdout)
+    assert len(body["warnings"]) == 4 and body["changes"] == []

@@ -163,12 +163,16 @@ def overrides(schedule: str, as_json: bool) -> None:
 @oncall.command("remove-override")
 @click.argument("schedule")
 @click.argument("override_id", type=int)
-def remove_override(schedule: str, override_id: int) -> None:
+@json_flag
+def remove_override(schedule: str, override_id: int, as_json: bool) -> None:
     """Remove an override."""
     Client().request(
         "DELETE", f"/api/v1/schedules/{quote(schedule, safe='')}/overrides/{override_id}"
     )
-    click.echo(f"Removed override {override_id}")
+    if as_json:
+        emit_json({"removed": override_id, "schedule": schedule})
+    else:
+        click.echo(f"Removed override {override_id}")
 
 
 @oncall.command("report")

@@ -78,6 +78,11 @@ def _bars(
     return out
 
 
+def _layer_label(layer: rules.Layer) -> str:
+    level = rules.level_name(layer.level)
+    return f"{layer.name} · {layer.zone}" + ("" if layer.name == level else f" · {level}")
+
+
 def schedule_view(s: Any, row: Any, now: datetime, days: int) -> dict[str, Any]:
     tz = rules.zone(row.timezone)
     start = rules.localize(datetime.combine(now.astimezone(tz).date(), datetime.min.time()), tz)
@@ -89,7 +94,7 @@ def schedule_view(s: Any, row: Any, now: datetime, days: int) -> dict[str, Any]:
     levels = {x.level for x in model.layers}
     rows = [
         Row(
-            f"{x.name} ({rules.level_name(x.level)}, {x.zone})",
+            _layer_label(x),
             "layer",
             _bars(tl.layers[x.name], [], start, end, tz),
         )
