@@ -282,8 +282,14 @@ def test_openapi_lists_the_routes(client: Any) -> None:
         "/api/v1/incidents/{incident_id}/severity",
         "/api/v1/config/apply",
         "/api/v1/tokens",
+        "/v2/enqueue",
+        "/v2/change/enqueue",
+        "/integrations/{kind}/{key}",
     ):
         assert path in spec["paths"], path
+    body = spec["paths"]["/v2/enqueue"]["post"]["requestBody"]["content"]["application/json"]
+    pd_event = spec["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert pd_event["properties"]["event_action"]["enum"] == ["trigger", "acknowledge", "resolve"]
 
 
 def test_out_of_range_numbers_are_4xx(alice: Api) -> None:

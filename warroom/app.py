@@ -8,13 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import warroom
-from warroom.alerts.api import ingest_router
 from warroom.alerts.api import router as alerts_router
+from warroom.alerts.intake import OPENAPI_PATHS, OPENAPI_SCHEMAS, IntakeFastPath
 from warroom.auth.api import router as auth_router
 from warroom.config.api import router as config_router
 from warroom.core.clock import Clock, SystemClock
@@ -63,7 +64,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
         yield
         ingestor = getattr(app.state, "ingestor", None)
         if ingestor is not None:
-            ingestor.close()
+            await ingestor.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -98,7 +99,6 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(incidents_router)
     app.include_router(alerts_router)
-    app.include_router(ingest_router)
     app.include_router(org_router)
     app.include_router(auth_router)
     app.include_router(config_router)
@@ -111,4 +111,20 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(statuspage_public_router)
     app.add_middleware(StatusPageMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(IntakeFastPath)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema["paths"].update(OPENAPI_PATHS)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(OPENAPI_SCHEMAS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any, Literal
 
-import anyio
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from warroom.alerts import service
-from warroom.alerts.ingest import Ingestor, IntegrationRef
+from warroom.alerts.ingest import Ingestor
 from warroom.alerts.matching import parse_matcher
 from warroom.alerts.models import Integration
 from warroom.alerts.parsers import (
     ChangePayload,
-    InvalidEvent,
-    key_error,
-    parse_alertmanager,
-    parse_pagerduty,
-    parse_pagerduty_change,
-    parse_webhook,
 )
 from warroom.core.deps import clock, db, needs
 from warroom.core.errors import ValidationFailed
@@ -32,208 +22,10 @@ from warroom.core.principal import Principal
 from warroom.incidents import service as incidents
 from warroom.org.models import Service
 
-MAX_BODY = int(os.environ.get("WARROOM_MAX_ALERT_BODY", str(1024 * 1024)))
-
-ingest_router = APIRouter(tags=["alert ingestion"])
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 viewer = Depends(needs("viewer"))
 responder = Depends(needs("responder"))
 admin = Depends(needs("admin"))
-
-
-def ingestor(request: Request) -> Ingestor:
-    ing: Ingestor | None = getattr(request.app.state, "ingestor", None)
-    if ing is None:
-        ing = Ingestor(db(request), clock(request))
-        request.app.state.ingestor = ing
-    return ing
-
-
-def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
-
-
-def _pd_error(
-    errors: list[str], status: int = 400, message: str = "Event object is invalid"
-) -> Response:
-    return _json({"status": "invalid event", "message": message, "errors": errors}, status)
-
-
-async def _read(request: Request) -> tuple[bytes | None, Response | None]:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        return None, _pd_error(
-            [f"request body is larger than {MAX_BODY} bytes"], 413, "Request too large"
-        )
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        return None, _pd_error(
-            [f"request body is larger than {MAX_BODY} bytes"], 413, "Request too large"
-        )
-    return raw, None
-
-
-def _decode(raw: bytes) -> tuple[Any, Response | None]:
-    try:
-        return orjson.loads(raw), None
-    except orjson.JSONDecodeError as exc:
-        return None, _pd_error([f"request body is not valid JSON: {exc}"], 400, "Invalid JSON")
-
-
-def _limited(ing: Ingestor, ref: IntegrationRef, cost: int = 1) -> Response | None:
-    wait = ing.limiter.retry_after(ref, cost)
-    if wait is None:
-        return None
-    return _json(
-        {
-            "status": "throttle event",
-            "message": f"Requests for integration {ref.name!r} exceed {ref.rate_per_minute} per minute",
-            "errors": ["rate limit exceeded"],
-        },
-        429,
-        {"Retry-After": str(wait)},
-    )
-
-
-@ingest_router.post(
-    "/v2/enqueue",
-    status_code=202,
-    summary="PagerDuty Events API v2: trigger, acknowledge or resolve an alert",
-)
-async def pd_enqueue(request: Request) -> Response:
-    raw, err = await _read(request)
-    if err:
-        return err
-    assert raw is not None
-    body, err = _decode(raw)
-    if err:
-        return err
-    try:
-        key, event = parse_pagerduty(body)
-    except InvalidEvent as exc:
-        return _pd_error(exc.errors)
-    ing = ingestor(request)
-    ref = await _lookup(ing, key)
-    if ref is None or ref.kind != "pagerduty":
-        return _pd_error(["'routing_key' does not match a pagerduty integration"])
-    if not service.verify_signature(
-        ref.hmac_secret, raw, request.headers.get("x-warroom-signature")
-    ):
-        return _pd_error(["X-Warroom-Signature is missing or wrong"], 401, "Signature check failed")
-    limited = _limited(ing, ref)
-    if limited:
-        return limited
-    await ing.submit(ref, [event])
-    return _json(
-        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, 202
-    )
-
-
-@ingest_router.post(
-    "/v2/change/enqueue",
-    status_code=202,
-    summary="PagerDuty change events: deploys, config changes",
-)
-async def pd_change(request: Request) -> Response:
-    raw, err = await _read(request)
-    if err:
-        return err
-    assert raw is not None
-    body, err = _decode(raw)
-    if err:
-        return err
-    try:
-        key, change = parse_pagerduty_change(body)
-    except InvalidEvent as exc:
-        return _pd_error(exc.errors)
-    ing = ingestor(request)
-    ref = await _lookup(ing, key)
-    if ref is None:
-        return _pd_error(["'routing_key' does not match an integration"])
-    if not service.verify_signature(
-        ref.hmac_secret, raw, request.headers.get("x-warroom-signature")
-    ):
-        return _pd_error(["X-Warroom-Signature is missing or wrong"], 401, "Signature check failed")
-    limited = _limited(ing, ref)
-    if limited:
-        return limited
-    await ing.submit(ref, change=change)
-    return _json({"status": "success", "message": "Change event processed"}, 202)
-
-
-async def _lookup(ing: Ingestor, key: str) -> IntegrationRef | None:
-    found, ref = ing.cached(key)
-    if found:
-        return ref
-    return await anyio.to_thread.run_sync(ing.lookup, key)
-
-
-@ingest_router.post(
-    "/integrations/{kind}/{key}",
-    status_code=202,
-    summary="Alertmanager (webhook v4), Grafana or generic JSON webhook",
-)
-async def integration_webhook(kind: str, key: str, request: Request) -> Response:
-    if kind not in ("alertmanager", "grafana", "webhook"):
-        return _json(
-            {
-                "error": f"unknown integration kind {kind!r}",
-                "field": "kind",
-                "allowed": ["alertmanager", "grafana", "webhook"],
-            },
-            404,
-        )
-    raw, err = await _read(request)
-    if err:
-        return err
-    assert raw is not None
-    if key_error(key, "key"):
-        return _json({"error": "unknown integration key", "field": "key"}, 404)
-    ing = ingestor(request)
-    ref = await _lookup(ing, key)
-    if ref is None or ref.kind != kind:
-        return _json({"error": f"unknown {kind} integration key", "field": "key"}, 404)
-    if not service.verify_signature(
-        ref.hmac_secret, raw, request.headers.get("x-warroom-signature")
-    ):
-        return _json(
-            {"error": "X-Warroom-Signature is missing or wrong", "field": "signature"}, 401
-        )
-    body, err = _decode(raw)
-    if err:
-        return err
-    truncated = 0
-    try:
-        if kind == "webhook":
-            events = [parse_webhook(body, ref.mapping)]
-        else:
-            grouped = parse_alertmanager(body, grafana=kind == "grafana")
-            events, truncated = grouped.events, grouped.truncated
-    except InvalidEvent as exc:
-        return _json({"error": exc.errors[0], "errors": exc.errors, "field": "body"}, 400)
-    limited = _limited(ing, ref, max(1, len(events)))
-    if limited:
-        return limited
-    outcomes = await ing.submit(ref, events) if events else []
-    return _json(
-        {
-            "status": "success",
-            "alerts": len(events),
-            "truncated": truncated,
-            "results": [
-                {
-                    "dedup_key": o.dedup_key,
-                    "action": o.action,
-                    "alert": o.alert_id,
-                    "incident": o.incident,
-                }
-                for o in outcomes
-            ],
-        },
-        202,
-    )
 
 
 # --- management API --------------------------------------------------------------------
@@ -282,7 +74,7 @@ def rotate(name: str, request: Request, _: Principal = admin) -> dict[str, Any]:
         row = service.integration_by_name(s, name)
         out = service.integration_dict(s, row)
     ing: Ingestor | None = getattr(request.app.state, "ingestor", None)
-    if ing:
+    if ing is not None:
         ing.forget_keys()
     out["key"] = key
     out["endpoint"] = _endpoint_for(request, row.kind, key)
