@@ -19,6 +19,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests.conftest import Api, LiveServer
@@ -221,12 +223,15 @@ def test_who_is_on_call_now_at_t_and_over_a_range(acme: Api, clock: ManualClock)
 
 
 def test_service_entry_point_for_escalation(acme: Api, db: Database) -> None:
-    from warroom.oncall.service import who_is_on_call
+    from warroom.oncall.service import on_call_user_ids, who_is_on_call
+    from warroom.org.models import User
 
     with db.read() as s:
         spans = who_is_on_call(s, "payments", T0 + timedelta(hours=1))
         assert [(x.level, x.user) for x in spans] == [(1, "carol"), (2, "bob")]
         assert [x.user for x in who_is_on_call(s, "payments", T0, level=2)] == ["bob"]
+        carol = s.scalar(select(User.id).where(User.name == "carol"))
+        assert on_call_user_ids(s, "payments", T0) == [carol]
 
 
 def test_overrides_create_list_and_delete(acme: Api, alice: Api, carol: Api) -> None:
@@ -294,7 +299,7 @@ def events_at(cal: icalendar.Calendar, t: datetime) -> list[str]:
 
 
 def test_schedule_and_user_feeds_agree_with_the_api(
-    acme: Api, alice: Api, client: TestClient, db: Database
+    acme: Api, alice: Api, client: TestClient, db: Database, clock: ManualClock
 ) -> None:
     alice.post(
         "/api/v1/schedules/payments/overrides",
@@ -346,6 +351,15 @@ def test_schedule_and_user_feeds_agree_with_the_api(
         checked += 1
         t += timedelta(hours=5, minutes=7)
     assert checked > 150
+
+    # As days pass, events keep their UIDs (the first one is not cut at the window).
+    first = {str(ev.get("uid")): ev.decoded("dtstart") for ev in cal.walk("VEVENT")}
+    clock.advance(days=3)
+    later = icalendar.Calendar.from_ical(client.get(path).content)
+    again = {str(ev.get("uid")): ev.decoded("dtstart") for ev in later.walk("VEVENT")}
+    assert min(again.values()) < T0 + timedelta(days=3) - timedelta(days=7)
+    assert all(first[uid] == start for uid, start in again.items() if uid in first)
+    assert len(set(first) & set(again)) >= len(first) - 1
 
     # A new token replaces the old one; a wrong token finds nothing.
     alice.post("/api/v1/schedules/payments/feed")
@@ -553,3 +567,56 @@ def test_cli_apply_prints_schedule_warnings(cli: Any, tmp_path: Path) -> None:
     assert "  ~ update schedule payments (layers)" in r.stdout
     body = json.loads(cli("apply", str(conf), "--json", token="admin").stdout)
     assert len(body["warnings"]) == 4 and body["changes"] == []
+
+
+# --- robustness -----------------------------------------------------------------------------
+
+texts = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        ["09:00", "24:00", "Monday 10:00", "daily", "weekly", "12h", "0001-01-01", "9999-12-31"]
+    ),
+)
+values = st.one_of(st.none(), st.integers(-5, 10**6), texts, st.lists(texts, max_size=3))
+layer_docs = st.fixed_dictionaries(
+    {"name": st.sampled_from(["a", "b"]), "members": st.just(["alice", "bob"])},
+    optional={
+        k: values
+        for k in ("level", "shift", "handoff", "timezone", "start", "offset", "restrictions")
+    },
+)
+instants = st.one_of(
+    texts,
+    st.sampled_from(
+        ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2026-03-29T02:30:00+01:00"]
+    ),
+)
+
+
+def test_no_schedule_input_makes_a_500(acme: Api) -> None:
+    from hypothesis import HealthCheck
+
+    @settings(
+        max_examples=80,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.lists(layer_docs, min_size=1, max_size=2), instants, instants, values)
+    def check(layers: list[dict[str, Any]], a: str, b: str, anything: Any) -> None:
+        doc = {"schedules": [{"name": "fuzz", "team": "payments", "layers": layers}]}
+        r = acme.post("/api/v1/config/apply", json={"config": doc, "dry_run": True})
+        assert r.status_code < 500, (doc, r.text)
+        r = acme.post(
+            "/api/v1/schedules/payments/overrides",
+            json={"user": "alice", "start": a, "end": b, "covering": anything},
+        )
+        assert r.status_code < 500, (a, b, r.text)
+        for path, params in (
+            ("/api/v1/oncall", {"at": a}),
+            ("/api/v1/schedules/payments/shifts", {"start": a, "end": b}),
+            ("/api/v1/oncall/report", {"from": a, "to": b}),
+        ):
+            r = acme.get(path, params=params)
+            assert r.status_code < 500, (path, params, r.text)
+
+    check()

@@ -33,6 +33,7 @@ from warroom.org.service import user_by_name, valid_timezone
 PAGE_DAYS = 14  # the schedule page and warnings look this far ahead
 WARN_DAYS = 28  # config apply looks this far ahead for gaps
 MAX_RANGE = timedelta(days=400)
+FEED_LEAD = timedelta(days=35)
 
 
 # --- building the pure model -----------------------------------------------------------------
@@ -64,6 +65,8 @@ def build_layer(
             start = date.fromisoformat(start)
         except ValueError as exc:
             raise ValueError(f"start: {start!r} is not a date like 2026-01-05") from exc
+    if start is not None and not 1971 <= start.year <= 2999:
+        raise ValueError("start: must be between the years 1971 and 2999")
     try:
         anchor = rules.make_anchor(start, handoff)
     except ValueError as exc:
@@ -193,7 +196,26 @@ def who_is_on_call(
     return rules.on_call_at(model(session, row, at, at + timedelta(seconds=1)), at, level)
 
 
+def on_call_user_ids(session: Session, schedule: str, at: datetime, level: int = 1) -> list[int]:
+    """The ids of the people on call at one level (for paging)."""
+    names = [s.user for s in who_is_on_call(session, schedule, at, level)]
+    if not names:
+        return []
+    rows = session.execute(select(User.name, User.id).where(User.name.in_(names)))
+    ids: dict[str, int] = {name: uid for name, uid in rows}
+    return [ids[n] for n in names if n in ids]
+
+
+def bounded(t: datetime, field: str) -> datetime:
+    """Instants far from the years schedules live in would overflow date arithmetic."""
+    if not 1971 <= t.year <= 2999:
+        raise ValidationFailed(f"{field} must be between the years 1971 and 2999", field=field)
+    return t
+
+
 def check_range(start: datetime, end: datetime, limit: timedelta = MAX_RANGE) -> None:
+    bounded(start, "start")
+    bounded(end, "end")
     if end <= start:
         raise ValidationFailed("end must be after start", field="end")
     if end - start > limit:
@@ -318,7 +340,7 @@ def create_override(
     level: int | None = None,
     note: str = "",
 ) -> ScheduleOverride:
-    start, end = ensure_utc(start), ensure_utc(end)
+    start, end = ensure_utc(bounded(start, "start")), ensure_utc(bounded(end, "end"))
     check_range(start, end, timedelta(days=366))
     person = user_by_name(session, user)
     covered = user_by_name(session, covering) if covering else None
@@ -399,14 +421,19 @@ def feed_for_token(session: Session, token: str, start: datetime, end: datetime)
     row = session.scalar(select(FeedToken).where(FeedToken.token_hash == hash_token(token)))
     if row is None:
         raise NotFound("no such calendar feed")
+    # Computed from further back, so the first event keeps its real start (and its UID)
+    # as the window moves.
+    early = start - FEED_LEAD
     if row.schedule_id is not None:
         sched = session.get(Schedule, row.schedule_id)
         assert sched is not None
-        tl = timeline(session, sched, start, end)
-        return Feed(f"On call: {sched.name}", [(sched.name, s) for s in tl.all_final()])
+        tl = timeline(session, sched, early, end)
+        spans = [(sched.name, s) for s in tl.all_final() if s.end > start]
+        return Feed(f"On call: {sched.name}", spans)
     user = session.get(User, row.user_id)
     assert user is not None
-    return Feed(f"On call: {user.name}", user_spans(session, user.name, start, end))
+    spans = [x for x in user_spans(session, user.name, early, end) if x[1].end > start]
+    return Feed(f"On call: {user.name}", spans)
 
 
 def user_spans(
@@ -481,4 +508,4 @@ def parse_instant(value: str | None, default: datetime, field: str) -> datetime:
         ) from exc
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return ensure_utc(t)
+    return ensure_utc(bounded(t, field))

@@ -229,6 +229,7 @@ def _local(text: str, tz: Any, field: str) -> datetime:
         naive = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValidationFailed(f"{field}: {text!r} is not a date and time", field=field) from exc
+    service.bounded(naive, field)
     if naive.tzinfo is not None:
         return naive
     return rules.localize(naive, tz)
