@@ -29,7 +29,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api import HOST, Server, free_port, loadavg, pct  # noqa: E402
+from api import HOST, Server, free_port, loadavg  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "WARROOM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -127,49 +127,24 @@ def run_wrk(url: str, script: str, connections: int, duration: int, workdir: Pat
     return WrkResult(rps, _ms(lat.get("50", "nan")), _ms(lat.get("99", "nan")), total, errors)
 
 
-# --- open-loop latency at a fixed rate --------------------------------------------------
+# --- latency at a fixed rate -------------------------------------------------------------
 
 
-async def fixed_rate(
-    url: str, key: str, rate: int, seconds: float, connections: int
-) -> list[float]:
-    """Sends `rate` events per second on a schedule; latency counts from the scheduled
-    send time, so a slow server cannot hide its queueing (no coordinated omission)."""
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30, trust_env=False) as c:
-        start = time.perf_counter() + 0.2
-        total = int(rate * seconds)
-        sem = asyncio.Semaphore(connections * 4)
+def paced(script: str, delay_ms: float) -> str:
+    """wrk sends as fast as it can; `delay()` makes each connection wait between its
+    requests."""
+    return script + f"\nfunction delay() return {max(delay_ms, 0.0):.3f} end\n"
 
-        async def one(i: int, due: float) -> None:
-            async with sem:
-                body = {
-                    "routing_key": key,
-                    "event_action": "trigger",
-                    "dedup_key": f"lat-{i % 5000}",
-                    "payload": {
-                        "summary": f"Latency probe {i % 5000}",
-                        "source": "bench",
-                        "severity": "warning",
-                    },
-                }
-                try:
-                    r = await c.post("/v2/enqueue", json=body)
-                except httpx.HTTPError:
-                    return  # counted as not accepted
-                if r.status_code == 202:
-                    latencies.append((time.perf_counter() - due) * 1000)
 
-        tasks = []
-        for i in range(total):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i, due)))
-        await asyncio.gather(*tasks)
-    return latencies
+def run_paced(
+    url: str, script: str, rate: int, connections: int, seconds: int, workdir: Path
+) -> WrkResult:
+    """Each connection sends every delay + latency ms, so a short calibration run
+    measures the latency and sets the delay that gives `rate` in total."""
+    delay = connections * 1000.0 / rate
+    probe = run_wrk(url, paced(script, delay), connections, 3, workdir)
+    latency = connections * 1000.0 / max(probe.rps, 1.0) - delay
+    return run_wrk(url, paced(script, delay - latency), connections, seconds, workdir)
 
 
 # --- kill -9 durability -------------------------------------------------------------------
@@ -318,15 +293,19 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> StoreFigur
         )
         log(f"[{store}] {figures.max_rate.rps:,.0f} events/s")
         log(f"[{store}] fixed rate {args.rate}/s for {args.fixed_seconds}s ...")
-        lat = asyncio.run(
-            fixed_rate(server.url, key, args.rate, args.fixed_seconds, args.connections)
+        fixed = run_paced(
+            server.url,
+            PD_LUA.format(keys=args.keys, key=key, seed=3),
+            args.rate,
+            args.connections,
+            args.fixed_seconds,
+            workdir,
         )
         figures.fixed = {
-            "sent": args.rate * args.fixed_seconds,
-            "ok": len(lat),
-            "p50": pct(lat, 50),
-            "p99": pct(lat, 99),
-            "max": max(lat) if lat else float("nan"),
+            "rate": fixed.rps,
+            "errors": fixed.errors,
+            "p50": fixed.p50_ms,
+            "p99": fixed.p99_ms,
         }
         with httpx.Client(base_url=server.url, headers=h, trust_env=False) as c:
             figures.stored_alerts = len(
@@ -415,14 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             assert r.max_rate
             print(f"  warroom {r.store} / alertmanager = {r.max_rate.rps / am.rps:.2f}")
-    print(
-        f"\nfixed rate {args.rate} events/s for {args.fixed_seconds}s (latency from scheduled send):"
-    )
+    print(f"\npaced at {args.rate} events/s for {args.fixed_seconds}s:")
     for r in results:
         f = r.fixed
         print(
-            f"  {r.store:10} {f['ok']:.0f}/{f['sent']:.0f} accepted  p50 {f['p50']:.1f} ms  "
-            f"p99 {f['p99']:.1f} ms  max {f['max']:.1f} ms"
+            f"  {r.store:10} {f['rate']:,.0f} events/s sent  p50 {f['p50']:.1f} ms  "
+            f"p99 {f['p99']:.1f} ms  errors {f['errors']:.0f}"
         )
     if args.crash:
         print("\nkill -9 during load, then restart on the same store:")
