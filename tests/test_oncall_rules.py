@@ -55,6 +55,23 @@ def test_weekly_rotation_hands_off_monday_10_local_and_secondary_is_offset() -> 
     assert tl.final[1][0].start == utc(2026, 1, 5, 9)
 
 
+def test_weekly_handoff_stays_at_10_local_across_both_dst_changes() -> None:
+    sched = Schedule("payments", (weekly(),))
+    tl = shifts_between(sched, utc(2026, 3, 16), utc(2026, 11, 3))
+    starts = [s.start for s in tl.final[1]]
+    assert utc(2026, 3, 23, 9) in starts  # 10:00 CET
+    assert utc(2026, 3, 30, 8) in starts  # 10:00 CEST, after Berlin springs forward
+    assert utc(2026, 10, 19, 8) in starts and utc(2026, 10, 26, 9) in starts  # and back
+    assert {s.astimezone(BERLIN).strftime("%a %H:%M") for s in starts[1:]} == {"Mon 10:00"}
+    lengths = {s.end - s.start for s in tl.final[1][1:-1]}
+    assert lengths == {timedelta(hours=167), timedelta(hours=168), timedelta(hours=169)}
+    # New York moves three weeks earlier: the same rotation there keeps 10:00 New York time.
+    ny = weekly(zone="America/New_York")
+    spans = shifts_between(Schedule("ny", (ny,)), utc(2026, 3, 2), utc(2026, 3, 17)).final[1]
+    assert [s.start.astimezone(NEW_YORK).strftime("%H:%M") for s in spans[1:]] == ["10:00"] * 3
+    assert spans[1].end - spans[1].start == timedelta(hours=167)
+
+
 def test_shift_lengths_daily_custom_hours_and_days() -> None:
     assert rules.parse_shift("daily") == timedelta(days=1)
     assert rules.parse_shift("weekly") == timedelta(weeks=1)

@@ -134,7 +134,7 @@ def schedule_view(s: Any, row: Any, now: datetime, days: int) -> dict[str, Any]:
         "ticks": ticks,
         "now_left": round((now - start).total_seconds() / total * 100, 3),
         "now": current_now,
-        "warnings": [w.message for w in rules.health(model, now, now + timedelta(days=days), None)],
+        "warnings": [w.message for w in rules.health(model, now, end)],
         "overrides": [
             service.override_dict(s, o, row.name) for o in service.list_overrides(s, row, now)
         ],
