@@ -506,7 +506,9 @@ def test_cli_now_show_override_report_and_feed(cli: Any) -> None:
 
     out = cli("oncall", "show", "payments", "--days", "14").stdout
     assert out.splitlines()[0].startswith("payments: Mon 2026-03-02 09:00 UTC")
-    assert sum(1 for line in out.splitlines() if line.startswith("primary")) == 2
+    lines = out.splitlines()
+    assert sum(1 for line in lines if line.startswith("primary")) == 2
+    assert [line.split()[1] for line in lines[2:6]] == ["carol", "bob", "erin", "dave"]
     shown = json.loads(cli("oncall", "show", "payments", "--days", "7", "--json").stdout)
     assert [s["user"] for s in shown["final"]] == ["carol", "bob"]
 

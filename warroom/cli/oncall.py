@@ -81,21 +81,28 @@ def show(schedule: str, days: int, start: str | None, as_json: bool) -> None:
         emit_json(body)
         return
     click.echo(f"{schedule}: {_short(body['start'])} → {_short(body['end'])}")
-    rows: list[tuple[Any, ...]] = [
+    keyed: list[tuple[str, int, tuple[Any, ...]]] = [
         (
-            s["level_name"],
-            s["user"],
-            _short(s["start"]),
-            _short(s["end"]),
-            s["layer"] or "",
-            (f"override, covering {s['covering']}" if s["covering"] else "override")
-            if s["override"] is not None
-            else "",
+            s["start"],
+            s["level"],
+            (
+                s["level_name"],
+                s["user"],
+                _short(s["start"]),
+                _short(s["end"]),
+                s["layer"] or "",
+                (f"override, covering {s['covering']}" if s["covering"] else "override")
+                if s["override"] is not None
+                else "",
+            ),
         )
         for s in body["final"]
     ]
-    rows += [("GAP", "nobody", _short(g["start"]), _short(g["end"]), "", "") for g in body["gaps"]]
-    rows.sort(key=lambda r: r[2] if r[0] != "GAP" else r[2])
+    keyed += [
+        (g["start"], g["level"], ("GAP", "nobody", _short(g["start"]), _short(g["end"]), "", ""))
+        for g in body["gaps"]
+    ]
+    rows = [row for _, _, row in sorted(keyed, key=lambda k: (k[0], k[1]))]
     table(rows, ["level", "on call", "from", "to", "layer", "note"])
     for w in body["warnings"]:
         click.echo(f"warning: {w['message']}")
