@@ -32,6 +32,7 @@ from warroom.web.alert_pages import router as alert_pages_router
 from warroom.web.oncall_pages import router as oncall_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
+from warroom.web.status_admin import router as status_admin_router
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -109,6 +110,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(oncall_pages_router)
     app.include_router(statuspage_router)
     app.include_router(statuspage_public_router)
+    app.include_router(status_admin_router)
     app.add_middleware(StatusPageMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(IntakeFastPath)

@@ -7,7 +7,8 @@ how every process (replica) learns that its rendered page is stale.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -15,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from warroom.core.principal import Principal
+from warroom.core.principal import SYSTEM, Principal
 from warroom.engine.queue import enqueue
 from warroom.incidents import rules as incident_rules
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
+from warroom.org.models import Service
 from warroom.org.service import services_by_names
 from warroom.statuspage import rules
 from warroom.statuspage.models import (
@@ -302,8 +304,6 @@ def set_component_status(
 
 def component_dict(session: Session, row: StatusComponent) -> dict[str, Any]:
     group = session.get(StatusComponent, row.group_id) if row.group_id else None
-    from warroom.org.models import Service
-
     svc = session.get(Service, row.service_id) if row.service_id else None
     return {
         "id": row.code,
@@ -658,8 +658,6 @@ def maintenance_update(
 def run_maintenance_step(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     """Engine job: start a scheduled maintenance at its start, complete it at its end,
     unless someone already moved it on."""
-    from warroom.core.principal import SYSTEM
-
     pub = session.get(PublicIncident, int(payload["maintenance"]))
     if pub is None or pub.kind != "maintenance":
         return
@@ -687,8 +685,6 @@ def _notify_subscribers(
 
 
 def subscribe(session: Session, clock: Clock, *, kind: str, address: str) -> StatusSubscriber:
-    import secrets
-
     _choice(kind, ("email", "webhook"), "kind")
     address = _text(address, "address", 500)
     if kind == "email" and ("@" not in address or any(c in address for c in " <>\r\n,;")):
@@ -812,7 +808,3 @@ def delivery(session: Session, clock: Clock, payload: dict[str, Any]) -> dict[st
         "update": upd,
         "idempotency_key": f"{upd.code}:{sub.id}",
     }
-
-
-def since(days: int, now: datetime) -> datetime:
-    return now - timedelta(days=days)
