@@ -149,3 +149,38 @@ def test_public_status_page_without_javascript(
         expect(page.get_by_role("heading", name="Incident history")).to_be_visible()
     finally:
         context.close()
+
+
+def test_staff_publish_from_the_web_page(
+    browser: Browser, live_server: LiveServer, db: Database, people: dict[str, str]
+) -> None:
+    from tests.e2e.test_browser import log_in
+
+    with httpx.Client(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {people['admin']}"}
+    ) as admin:
+        admin.post("/api/v1/status/components", json={"name": "API"})
+        inc = admin.post(
+            "/api/v1/incidents", json={"title": "API latency", "severity": "SEV-3"}
+        ).json()
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        log_in(page, db, "alice")
+        page.get_by_role("link", name="Status page").click()
+        form = page.locator("#publish-form")
+        form.get_by_label("Incident (INC-n)").fill(inc["id"])
+        form.get_by_label("Public title").fill("Slow API responses")
+        form.get_by_label("First update").fill("We are looking into slow API responses.")
+        form.get_by_label("Component (optional)").select_option("API")
+        form.get_by_label("becomes").select_option("degraded_performance")
+        form.get_by_role("button", name="Publish").click()
+        expect(page.get_by_role("status")).to_contain_text("Published 'Slow API responses'")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"statuspage-admin-{db.dialect}.png"), full_page=True)
+        page.goto("/status")
+        expect(page.locator("#overall")).to_contain_text("Minor Service Outage")
+        expect(page.locator("#active-incidents")).to_contain_text("slow API responses")
+    finally:
+        context.close()
