@@ -477,8 +477,11 @@ def test_html_and_script_are_escaped_everywhere(
         body = client.get(path).content
         assert b"<script" not in body, path
         assert b"<b>bold" not in body, path
-    html = client.get("/status").text
+    r = client.get("/status")
+    html = r.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
     # the JSON still carries the exact text
     s = get_json(client, "/api/v2/summary.json")
     assert s["page"]["name"] == XSS

@@ -106,14 +106,14 @@ def _fresh(request: Request) -> None:
 def get_page(request: Request, _: Principal = viewer) -> dict[str, Any]:
     with db(request).session() as s:
         row = service.page(s, clock(request))
-        return {"id": row.code, "name": row.name, "url": row.url, "version": row.version}
+        return service.page_dict(row)
 
 
 @router.patch("/page", summary="Rename the status page or set its public URL")
 def patch_page(body: PageIn, request: Request, who: Principal = admin) -> dict[str, Any]:
     with db(request).session() as s:
         row = service.update_page(s, clock(request), who, name=body.name, url=body.url)
-        out = {"id": row.code, "name": row.name, "url": row.url, "version": row.version}
+        out = service.page_dict(row)
     _fresh(request)
     return out
 

@@ -37,6 +37,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 CACHE_CONTROL = b"public, max-age=5"
+# The page has no script at all; even injected markup could not run or frame it.
+CSP = (
+    b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'"
+)
 SERVED = {p: p for p in JSON_PATHS + PAGE_PATHS} | {"/status/": "/status"}
 _caches: weakref.WeakSet[StatusCache] = weakref.WeakSet()
 
@@ -168,6 +173,8 @@ class StatusPageMiddleware:
             headers.append((b"content-encoding", b"gzip"))
         if path.endswith(".json"):
             headers.append((b"access-control-allow-origin", b"*"))
+        elif body.media_type.startswith("text/html"):
+            headers.append((b"content-security-policy", CSP))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send(
             {

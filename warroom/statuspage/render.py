@@ -31,7 +31,7 @@ from warroom.statuspage.models import (
     StatusComponent,
     StatusPage,
 )
-from warroom.statuspage.service import HISTORY_LIMIT, default_page_url
+from warroom.statuspage.service import HISTORY_LIMIT, default_page_name, default_page_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(
@@ -87,8 +87,8 @@ def load(session: Session, clock: Clock) -> Snapshot:
     row = session.get(StatusPage, 1)
     page = {
         "id": row.code if row else "warroom",
-        "name": row.name if row else "Status",
-        "url": row.url if row else default_page_url(),
+        "name": (row.name if row else "") or default_page_name(),
+        "url": (row.url if row else "") or default_page_url(),
         "time_zone": row.time_zone if row else "Etc/UTC",
         "updated_at": row.updated_at if row else now,
     }

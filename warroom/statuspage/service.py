@@ -52,8 +52,8 @@ def page(session: Session, clock: Clock) -> StatusPage:
         row = StatusPage(
             id=1,
             code=rules.new_code(),
-            name=os.environ.get("WARROOM_STATUS_PAGE_NAME", "Status"),
-            url=default_page_url(),
+            name="",
+            url="",
             time_zone="Etc/UTC",
             version=1,
             updated_at=clock.now(),
@@ -63,9 +63,22 @@ def page(session: Session, clock: Clock) -> StatusPage:
     return row
 
 
+def default_page_name() -> str:
+    return os.environ.get("WARROOM_STATUS_PAGE_NAME", "Status")
+
+
 def page_name(session: Session) -> str:
     row = session.get(StatusPage, 1)
-    return row.name if row else os.environ.get("WARROOM_STATUS_PAGE_NAME", "Status")
+    return (row.name if row else "") or default_page_name()
+
+
+def page_dict(row: StatusPage) -> dict[str, Any]:
+    return {
+        "id": row.code,
+        "name": row.name or default_page_name(),
+        "url": row.url or default_page_url(),
+        "version": row.version,
+    }
 
 
 def current_version(session: Session) -> tuple[int, frozenset[int]]:
@@ -107,7 +120,7 @@ def update_page(
     if name is not None:
         row.name = _text(name, "name", 200)
     if url is not None:
-        row.url = _text(url, "url", 500)
+        row.url = _text(url, "url", 500, required=False)
     bump(session, clock)
     return row
 
@@ -786,13 +799,13 @@ def delivery(session: Session, clock: Clock, payload: dict[str, Any]) -> dict[st
     if sub is None or sub.unsubscribed_at is not None:
         return None
     row = page(session, clock)
-    base = row.url.rstrip("/")
+    base = (row.url or default_page_url()).rstrip("/")
     links = {
         "confirm": f"{base}/subscribers/confirm/{sub.token}",
         "unsubscribe": f"{base}/subscribers/unsubscribe/{sub.token}",
     }
     if payload.get("confirm"):
-        return {"subscriber": sub, "page": row.name, "links": links, "confirm": True}
+        return {"subscriber": sub, "page": page_name(session), "links": links, "confirm": True}
     upd = session.get(PublicIncidentUpdate, int(payload["update"]))
     if upd is None:
         return None
@@ -801,7 +814,7 @@ def delivery(session: Session, clock: Clock, payload: dict[str, Any]) -> dict[st
         return None
     return {
         "subscriber": sub,
-        "page": row.name,
+        "page": page_name(session),
         "links": links,
         "confirm": False,
         "incident": pub,

@@ -107,6 +107,17 @@ def upgrade() -> None:
     )
     op.create_index('ix_status_incident_updates_incident', 'status_incident_updates', ['public_incident_id', 'id'], unique=False)
     # ### end Alembic commands ###
+    # The one page row exists from the start, so the first writers never race to create it.
+    import secrets
+    import string
+
+    code = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+    op.execute(
+        sa.text(
+            "INSERT INTO status_page (id, code, name, url, time_zone, version, updated_at) "
+            "VALUES (1, :code, '', '', 'Etc/UTC', 1, CURRENT_TIMESTAMP)"
+        ).bindparams(code=code)
+    )
 
 
 def downgrade() -> None:
