@@ -808,3 +808,25 @@ def test_subscriber_notifications_go_through_the_outbox(
         assert len(catcher.mails) == 2 and len(catcher.posts) == 2
     finally:
         catcher.close()
+
+
+def test_page_outlives_a_store_outage(
+    client: TestClient, alice: Api, setup: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the store unreachable the page keeps answering with its last render."""
+    from sqlalchemy.exc import OperationalError
+
+    alice.post("/api/v1/status/components/API/status", json={"status": "major_outage"})
+    before = client.get("/status").text
+    assert "Major Service Outage" in before
+    cache = client.app.state.status_cache  # type: ignore[attr-defined]
+
+    def down() -> Any:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(cache.db, "read", down)
+    cache.check_seconds = 0.0
+    for path in ("/status", "/api/v2/summary.json"):
+        r = client.get(path)
+        assert r.status_code == 200
+    assert client.get("/status").text == before

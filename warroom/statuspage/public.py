@@ -10,6 +10,7 @@ uptime bars move).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -36,6 +37,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+log = logging.getLogger("warroom.statuspage")
 CACHE_CONTROL = b"public, max-age=5"
 # The page has no script at all; even injected markup could not run or frame it.
 CSP = (
@@ -78,15 +80,17 @@ class StatusCache:
                 return  # another thread refreshed while this one waited
             forced, self.dirty = self.dirty, False
             today = self.clock.now().date()
-            with self.db.read() as s:
-                version = service.current_version(s)
-                if forced or version != self.version or today != self.day or not self.bodies:
-                    _, bodies = render_all(s, self.clock)
-                    self.bodies = bodies
-                    self.version = version
-                    self.day = today
-                    self.renders += 1
-            self.checked = time.monotonic()
+            try:
+                with self.db.read() as s:
+                    version = service.current_version(s)
+                    if forced or version != self.version or today != self.day or not self.bodies:
+                        _, bodies = render_all(s, self.clock)
+                        self.bodies = bodies
+                        self.version = version
+                        self.day = today
+                        self.renders += 1
+            finally:
+                self.checked = time.monotonic()
 
     def get(self, path: str) -> Body:
         if self.stale():
@@ -141,6 +145,12 @@ class StatusPageMiddleware:
             self._refreshing = True
             try:
                 await anyio.to_thread.run_sync(cache.refresh)
+            except Exception:
+                # The store is unreachable: keep answering with what was last rendered
+                # (a status page must outlive the outage it reports); retry next second.
+                if not cache.bodies:
+                    raise
+                log.warning("status page: refresh failed; serving the last render", exc_info=True)
             finally:
                 self._refreshing = False
         body = cache.bodies[path]
