@@ -830,3 +830,15 @@ def test_page_outlives_a_store_outage(
         r = client.get(path)
         assert r.status_code == 200
     assert client.get("/status").text == before
+
+
+def test_publish_lists_the_components_of_the_incidents_services(
+    client: TestClient, alice: Api, setup: None
+) -> None:
+    ref = declare(alice, services=["checkout"])
+    r = alice.post("/api/v1/status/incidents", json={"incident": ref, "body": "Looking"})
+    assert r.status_code == 201, r.text
+    assert r.json()["components"] == ["Checkout"] and r.json()["impact"] == "none"
+    inc = get_json(client, "/api/v2/incidents/unresolved.json")["incidents"][0]
+    assert [c["name"] for c in inc["components"]] == ["Checkout"]
+    assert inc["components"][0]["status"] == "operational"  # listed, not changed

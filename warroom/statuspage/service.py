@@ -449,6 +449,18 @@ def publish(
     session.flush()
     _set_incident_status(pub, status, now)
     affected = _apply_components(session, clock, pub, components or {})
+    if not components:
+        # Without explicit statuses, the components that stand for the incident's
+        # services are listed as affected (their statuses are left as they are).
+        names = incidents.summarize(session, [inc])[0]["services"]
+        if names:
+            mapped = session.scalars(
+                select(StatusComponent.id)
+                .join(Service, Service.id == StatusComponent.service_id)
+                .where(Service.name.in_(names))
+                .order_by(StatusComponent.position, StatusComponent.id)
+            )
+            pub.components = list(dict.fromkeys([*(pub.components or []), *mapped]))
     pub.impact = impact or rules.impact_of([a["new_status"] for a in affected])
     _add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
     incidents.log_event(
