@@ -20,6 +20,14 @@ def run(server: LiveServer, token: str, *args: str) -> Any:
 
 def test_status_cli(live_server: LiveServer, people: dict[str, str], alice: Api) -> None:
     adm, al = people["admin"], people["alice"]
+    r = run(
+        live_server, adm, "status", "page", "--name", "Acme", "--url", "https://s.example/status"
+    )
+    assert r.exit_code == 0 and "Acme  https://s.example/status" in r.output
+    r = run(live_server, al, "status", "page", "--json")
+    assert json.loads(r.output)["name"] == "Acme"
+    r = run(live_server, al, "status", "page", "--name", "Nope")
+    assert r.exit_code != 0 and "403" in r.output
     r = run(live_server, adm, "status", "component", "add", "Payments", "--is-group")
     assert r.exit_code == 0, r.output
     r = run(live_server, adm, "status", "component", "add", "Checkout", "--group", "Payments")

@@ -53,6 +53,24 @@ def status() -> None:
     """The public status page: components, public incidents, maintenance."""
 
 
+@status.command("page")
+@click.option("--name", default=None, help="rename the page (admin)")
+@click.option("--url", default=None, help="its public URL, used in links and emails (admin)")
+@json_flag
+def page(name: str | None, url: str | None, as_json: bool) -> None:
+    """Show the status page's name, URL and version, or change them."""
+    client = Client()
+    if name is None and url is None:
+        p = client.get("/api/v1/status/page")
+    else:
+        body = {k: v for k, v in (("name", name), ("url", url)) if v is not None}
+        p = client.request("PATCH", "/api/v1/status/page", json=body)
+    if as_json:
+        emit_json(p)
+    else:
+        click.echo(f"{p['name']}  {p['url']}  (id {p['id']}, version {p['version']})")
+
+
 # --- components -------------------------------------------------------------------------
 
 
