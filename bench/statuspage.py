@@ -187,6 +187,44 @@ class Updater(threading.Thread):
                 self.errors += 1
 
 
+def start_replica(db_url: str, port: int) -> subprocess.Popen[bytes]:
+    """A second `warroom serve --no-engine` on the same store: another replica."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warroom.cli.main", "serve", "--no-engine", "--port", str(port)],
+        env={**os.environ, "WARROOM_DATABASE_URL": db_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc
+
+
+def propagation(base: str, replica: str, token: str, code: str, n: int) -> list[float]:
+    """Posts n updates to one replica and times how long until the other one serves
+    them in summary.json (polling every 10 ms)."""
+    out = []
+    h = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(base_url=base, headers=h, timeout=30) as a,
+        httpx.Client(base_url=replica, timeout=30) as b,
+    ):
+        b.get("/api/v2/summary.json")
+        for i in range(n):
+            body = f"Replica check {i}: {random.random()}"
+            a.post(
+                f"/api/v1/status/incidents/{code}/updates",
+                json={"status": "identified", "body": body},
+            ).raise_for_status()
+            t0 = time.monotonic()
+            while body not in b.get("/api/v2/summary.json").text:
+                if time.monotonic() - t0 > 10:
+                    raise SystemExit("the other replica did not see an update within 10 s")
+                time.sleep(0.01)
+            out.append((time.monotonic() - t0) * 1000)
+            time.sleep(random.uniform(0.1, 0.5))
+    return out
+
+
 def to_ms(text: str) -> float:
     m = re.match(r"([\d.]+)(us|ms|s)", text)
     if not m:
@@ -342,6 +380,21 @@ def main() -> None:
                 f"{updater.errors} failed; newest visible: {r['last_update_visible']})",
                 flush=True,
             )
+        # a second replica on the same store learns of changes through the version row
+        rport = free_port()
+        replica = start_replica(db_url, rport)
+        try:
+            waits = sorted(propagation(base, f"http://127.0.0.1:{rport}", token, code, 10))
+        finally:
+            replica.send_signal(signal.SIGINT)
+            replica.wait(timeout=15)
+        results["replica_propagation_ms"] = waits
+        print(
+            f"replica: an update made on one process is served by another after "
+            f"median {waits[len(waits) // 2]:.0f} ms, max {waits[-1]:.0f} ms "
+            f"({len(waits)} updates; the version check runs at most once a second)",
+            flush=True,
+        )
         # nginx serving the same bytes from files
         files = {"/status.html": files["/status"], "/api/v2/summary.json": files[TARGETS[1]]}
         nginx, nport = start_nginx(tmp, files)
