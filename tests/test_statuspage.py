@@ -606,12 +606,19 @@ def test_subscribers_double_opt_in_and_unsubscribe(
     assert r.status_code == 200 and "confirm" in r.text
     r = client.post("/status/subscribe", data={"email": "not an email"})
     assert r.status_code == 422
+    # the public form cannot register webhooks (no server-side requests to chosen URLs)
+    r = client.post("/status/subscribe", data={"webhook": "http://127.0.0.1:1/x"})
+    assert r.status_code == 422
     with db.session() as s:
         sub = s.scalar(select(StatusSubscriber))
         assert sub is not None and sub.confirmed_at is None
         token = sub.token
         kinds = [j.kind for j in s.scalars(select(Job))]
-    assert "statuspage_deliver" in kinds  # the confirmation email is in the outbox
+    assert kinds.count("statuspage_deliver") == 1  # the confirmation email is in the outbox
+    # sending the form again does not mail the address again within the hour
+    client.post("/status/subscribe", data={"email": "ops@example.test"})
+    with db.session() as s:
+        assert [j.kind for j in s.scalars(select(Job))].count("statuspage_deliver") == 1
     assert client.get("/status/subscribers/confirm/nope").status_code == 404
     r = client.get(f"/status/subscribers/confirm/{token}")
     assert r.status_code == 200 and "Subscribed" in r.text

@@ -740,7 +740,8 @@ def subscribe(session: Session, clock: Clock, *, kind: str, address: str) -> Sta
         enqueue(
             session,
             kind="statuspage_deliver",
-            key=f"statuspage:confirm:{sub.id}:{int(clock.now().timestamp())}",
+            # at most one confirmation an hour per address, however often the form is sent
+            key=f"statuspage:confirm:{sub.id}:{int(clock.now().timestamp()) // 3600}",
             due_at=clock.now(),
             payload={"subscriber": sub.id, "confirm": True},
             now=clock.now(),
