@@ -17,8 +17,13 @@ from warroom.engine.worker import HANDLERS, Worker, backoff
 
 
 def warnings(api: Api, ref: str = "1") -> list[str]:
+    """The response-target warnings in an incident's timeline."""
     tl = api.get(f"/api/v1/incidents/{ref}").json()["timeline"]
-    return [e["text"] for e in tl if e["kind"] == "warning"]
+    return [
+        e["text"]
+        for e in tl
+        if e["kind"] == "warning" and e["data"].get("warning") == "response_target"
+    ]
 
 
 def test_sev1_without_ic_warns_at_ten_minutes_then_reminds(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,42 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+class WriterQueue:
+    """Orders the writers of one SQLite file: a thread lock inside the process and,
+    for a file store, an flock on `<file>.writers` across processes (several
+    `warroom serve` workers on one file). Reentrant per thread."""
+
+    def __init__(self, database: str | None) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._fd: int | None = None
+        self._path = f"{database}.writers" if database and database != ":memory:" else None
+
+    def acquire(self) -> None:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._lock.acquire()
+            if self._path is not None:
+                try:
+                    if self._fd is None:
+                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                except BaseException:
+                    self._lock.release()
+                    raise
+        self._local.depth = depth + 1
+
+    def release(self) -> None:
+        depth = getattr(self._local, "depth", 0)
+        if depth <= 0:
+            return
+        self._local.depth = depth - 1
+        if depth == 1:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._lock.release()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -37,10 +75,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        # Writers of this process queue in order on one lock before asking SQLite for
-        # its write lock; otherwise they poll SQLite's busy handler, whose sleeps of up
-        # to 100 ms let later writers overtake earlier ones (second-long tails).
-        writers = threading.RLock()
+        # Writers queue in order on one lock before asking SQLite for its write lock;
+        # otherwise they poll SQLite's busy handler, whose sleeps of up to 100 ms let
+        # later writers overtake earlier ones (second-long tails).
+        writers = WriterQueue(engine.url.database)
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
