@@ -17,6 +17,7 @@ import warroom
 from warroom.alerts.api import router as alerts_router
 from warroom.alerts.intake import OPENAPI_PATHS, OPENAPI_SCHEMAS, IntakeFastPath
 from warroom.auth.api import router as auth_router
+from warroom.comms.api import router as comms_router
 from warroom.config.api import router as config_router
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.errors import DomainError
@@ -98,6 +99,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.include_router(comms_router)
     app.include_router(incidents_router)
     app.include_router(alerts_router)
     app.include_router(org_router)

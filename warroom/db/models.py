@@ -2,6 +2,7 @@
 
 from warroom.alerts.models import Alert, AlertRule, ChangeEvent, Integration, Silence
 from warroom.auth.models import ApiToken, WebSession
+from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
 from warroom.engine.models import Job
 from warroom.incidents.models import (
@@ -32,6 +33,7 @@ __all__ = [
     "Alert",
     "AlertRule",
     "ChangeEvent",
+    "CommsTemplate",
     "FeedToken",
     "LayerMember",
     "Schedule",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from warroom.comms.service import check_cadence
 from warroom.engine.worker import HANDLERS
 from warroom.incidents.service import check_response_target
 from warroom.statuspage.deliver import deliver as statuspage_deliver
@@ -12,3 +13,4 @@ HANDLERS["response_target"] = check_response_target
 HANDLERS["statuspage_maintenance"] = run_maintenance_step
 HANDLERS["statuspage_fanout"] = statuspage_fan_out
 HANDLERS["statuspage_deliver"] = statuspage_deliver
+HANDLERS["comms_cadence"] = check_cadence

@@ -166,6 +166,9 @@ def _schedule_targets(session: Session, clock: Clock, incident: Incident) -> Non
             },
             now=clock.now(),
         )
+    from warroom.comms.service import schedule_cadence  # comms imports this module
+
+    schedule_cadence(session, clock, incident)
 
 
 def _clean_text(value: str, field: str, max_len: int, required: bool = True) -> str:

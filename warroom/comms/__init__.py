@@ -1,0 +1,1 @@
+"""Incident communications: update templates, the update cadence, posting updates."""

@@ -1,0 +1,359 @@
+"""Facts for templates, template selection, posting updates and the update cadence.
+
+Delivery to chat channels comes with the notification channels of the paging work;
+until then a posted update is recorded in the timeline with `delivery: pending`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.comms import templates as tpl
+from warroom.comms.models import CommsTemplate
+from warroom.core.clock import Clock, ensure_utc, iso
+from warroom.core.errors import ValidationFailed
+from warroom.core.principal import Principal
+from warroom.engine.queue import enqueue
+from warroom.incidents import rules
+from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident, TimelineEvent
+from warroom.org.service import severity_by_name
+
+MAX_EXTRA = 5_000
+DELIVERY_NOTE = (
+    "delivery to chat channels is pending the notification channels (paging work); "
+    "this update is recorded in the timeline only"
+)
+
+
+def fmt_time(value: datetime | None) -> str | None:
+    return f"{ensure_utc(value):%Y-%m-%d %H:%M} UTC" if value else None
+
+
+def fmt_duration(seconds: int) -> str:
+    minutes = seconds // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} d")
+    if hours:
+        parts.append(f"{hours} h")
+    if mins or not parts:
+        parts.append(f"{mins} min")
+    return " ".join(parts)
+
+
+def interval_minutes(session: Session, severity: str, audience: str) -> int | None:
+    targets = severity_by_name(session, severity).targets or {}
+    value = targets.get(f"{audience}_update_minutes")
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def last_update_at(session: Session, inc: Incident, audience: str) -> datetime | None:
+    """The newest posted update for an audience (a `communication` event)."""
+    events = session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == inc.id, TimelineEvent.kind == "communication")
+        .order_by(TimelineEvent.id.desc())
+    )
+    for ev in events:
+        # Communications logged by hand (no audience) count as internal updates.
+        if (ev.data or {}).get("audience", "internal") == audience:
+            return ensure_utc(ev.at)
+    return None
+
+
+def next_update_due(session: Session, inc: Incident, audience: str) -> datetime | None:
+    if inc.status not in rules.ACTIVE_STATUSES:
+        return None
+    minutes = interval_minutes(session, inc.severity, audience)
+    if minutes is None:
+        return None
+    last = last_update_at(session, inc, audience) or ensure_utc(inc.declared_at)
+    return last + timedelta(minutes=minutes)
+
+
+def facts(
+    session: Session,
+    clock: Clock,
+    inc: Incident,
+    *,
+    audience: str = "internal",
+    extra: str = "",
+    after_posting: bool = False,
+) -> dict[str, Any]:
+    """Recorded facts only; anything not recorded is a Missing placeholder."""
+    seen: list[str] = []
+    d = incidents.detail(session, clock, inc, with_timeline=False)
+    sev = severity_by_name(session, inc.severity)
+
+    def have(value: Any, label: str) -> Any:
+        return value if value not in (None, "", []) else tpl.Missing(label, seen)
+
+    ms = incidents.milestones(inc)
+    now = clock.now()
+    if after_posting and inc.status in rules.ACTIVE_STATUSES:
+        minutes = interval_minutes(session, inc.severity, audience)
+        nxt = now + timedelta(minutes=minutes) if minutes else None
+    else:
+        nxt = next_update_due(session, inc, audience)
+    out: dict[str, Any] = {
+        "_seen": seen,
+        "id": d["id"],
+        "title": inc.title,
+        "severity": sev.name,
+        "severity_label": sev.label,
+        "status": inc.status,
+        "services": have(", ".join(d["services"]), "services"),
+        "service_list": list(d["services"]),
+        "impact_summary": have(inc.impact_summary, "impact summary"),
+        # warroom records no affected share yet: it is never guessed.
+        "affected_share": tpl.Missing("affected share", seen),
+        "resolution_summary": have(inc.resolution_summary, "resolution summary"),
+        "commander": have(d["roles"].get("commander"), "incident commander"),
+        "comms_lead": have(d["roles"].get("comms"), "communications lead"),
+        "duration": fmt_duration(incidents.duration_seconds(inc, now)),
+        "duration_minutes": incidents.duration_seconds(inc, now) // 60,
+        "next_update_at": have(fmt_time(nxt), "next update time"),
+        "channel": have(inc.channel, "channel"),
+        "bridge_url": have(inc.bridge_url, "bridge"),
+        "customer_facing": inc.customer_facing,
+        "audience": audience,
+        "extra": extra,
+        "now": fmt_time(now),
+    }
+    for name, value in ms.items():
+        out[f"{name}_at"] = have(fmt_time(value), f"{name.replace('_', ' ')} time")
+    return out
+
+
+def choose(session: Session, name: str, inc: Incident) -> tuple[str, str, str]:
+    """(audience, body, source): the most specific override wins (severity and service,
+    then service, then severity, then an unscoped override), else the default."""
+    if name not in tpl.DEFAULTS:
+        raise ValidationFailed(
+            f"template must be one of {', '.join(tpl.NAMES)}",
+            field="template",
+            allowed=list(tpl.NAMES),
+        )
+    audience, body = tpl.DEFAULTS[name]
+    services = set(incidents.summarize(session, [inc])[0]["services"])
+    best: tuple[int, int, CommsTemplate] | None = None
+    for row in session.scalars(
+        select(CommsTemplate).where(CommsTemplate.name == name).order_by(CommsTemplate.position)
+    ):
+        if row.severity is not None and row.severity != inc.severity:
+            continue
+        if row.service is not None and row.service not in services:
+            continue
+        score = (2 if row.service else 0) + (1 if row.severity else 0)
+        if best is None or score > best[0]:
+            best = (score, row.position, row)
+    if best is None:
+        return audience, body, "default"
+    row = best[2]
+    scope = ", ".join(
+        x
+        for x in (
+            f"severity {row.severity}" if row.severity else "",
+            f"service {row.service}" if row.service else "",
+        )
+        if x
+    )
+    return (
+        audience,
+        row.body,
+        f"config templates[{row.position}]" + (f" ({scope})" if scope else ""),
+    )
+
+
+def render_update(
+    session: Session,
+    clock: Clock,
+    inc: Incident,
+    *,
+    template: str,
+    audience: str | None = None,
+    extra: str = "",
+    after_posting: bool = True,
+) -> tpl.Rendered:
+    default_audience, body, source = choose(session, template, inc)
+    aud = audience or default_audience
+    if aud not in tpl.AUDIENCES:
+        raise ValidationFailed(
+            f"audience must be one of {', '.join(tpl.AUDIENCES)}",
+            field="audience",
+            allowed=list(tpl.AUDIENCES),
+        )
+    extra = (extra or "").strip()
+    if len(extra) > MAX_EXTRA:
+        raise ValidationFailed(f"extra is longer than {MAX_EXTRA} characters", field="extra")
+    values = facts(session, clock, inc, audience=aud, extra=extra, after_posting=after_posting)
+    try:
+        return tpl.render(template, aud, body, values, source)
+    except tpl.RenderError as exc:
+        raise ValidationFailed(f"{exc.message} ({source})", field="template") from exc
+
+
+def post_update(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    inc: Incident,
+    *,
+    template: str,
+    audience: str | None = None,
+    extra: str = "",
+    preview: bool = False,
+) -> dict[str, Any]:
+    incidents.require_responder(principal)
+    if not preview and inc.status == "closed":
+        incidents._require_open(inc, "posting updates")
+    rendered = render_update(session, clock, inc, template=template, audience=audience, extra=extra)
+    out = rendered.to_dict()
+    out["preview"] = preview
+    out["delivery"] = "pending"
+    out["delivery_note"] = DELIVERY_NOTE
+    if preview:
+        out["event"] = None
+        return out
+    ev = incidents.record(
+        session,
+        clock,
+        inc,
+        kind="communication",
+        text=rendered.text,
+        actor=principal,
+        data={
+            "template": rendered.name,
+            "audience": rendered.audience,
+            "source": rendered.source,
+            "warnings": rendered.warnings,
+            "delivery": "pending",
+            "delivery_note": DELIVERY_NOTE,
+        },
+    )
+    out["event"] = incidents.event_dict(ev)
+    schedule_cadence(session, clock, inc)
+    return out
+
+
+# --- cadence ----------------------------------------------------------------------------
+
+
+def schedule_cadence(session: Session, clock: Clock, inc: Incident) -> None:
+    """Enqueues the next cadence check for each audience the severity sets an interval
+    for. Called on declare, severity change, reopen and after each posted update; the
+    job key names the due time, so scheduling twice adds nothing."""
+    now = clock.now()
+    for audience in tpl.AUDIENCES:
+        due = next_update_due(session, inc, audience)
+        if due is None:
+            continue
+        at = max(due, now)
+        enqueue(
+            session,
+            kind="comms_cadence",
+            key=f"cadence:{inc.id}:{inc.severity}:{audience}:{iso(at)}",
+            due_at=at,
+            payload={"incident_id": inc.id, "severity": inc.severity, "audience": audience},
+            now=now,
+        )
+
+
+def check_cadence(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
+    """An update may be due: remind the Communications Lead (else the IC) once per
+    interval while it is overdue. Idempotent per (severity, audience, last update,
+    round); stops once the incident is resolved or its severity changed."""
+    inc = session.get(Incident, int(payload["incident_id"]))
+    if inc is None or inc.status not in rules.ACTIVE_STATUSES:
+        return
+    if inc.severity != payload["severity"]:
+        return  # the new severity's cadence took over
+    audience = payload["audience"]
+    if audience == "external" and not inc.customer_facing:
+        # Not customer-facing (yet): no external updates are owed; look again later.
+        _requeue(session, clock, inc, audience)
+        return
+    minutes = interval_minutes(session, inc.severity, audience)
+    due = next_update_due(session, inc, audience)
+    if minutes is None or due is None:
+        return
+    now = clock.now()
+    if now < due:
+        _requeue(session, clock, inc, audience)
+        return
+    rnd = int((now - due).total_seconds() // (minutes * 60))
+    last = last_update_at(session, inc, audience)
+    key = f"{inc.severity}:{audience}:{iso(last) or 'none'}:{rnd}"
+    already = session.scalar(
+        select(TimelineEvent.id).where(
+            TimelineEvent.incident_id == inc.id,
+            TimelineEvent.kind == "warning",
+            TimelineEvent.data["cadence_key"].as_string() == key,
+        )
+    )
+    if already is None:
+        d = incidents.detail(session, clock, inc, with_timeline=False)
+        who, role = (d["roles"].get("comms"), "Communications Lead")
+        if not who:
+            who, role = (d["roles"].get("commander"), "Incident Commander")
+        since = (
+            f"last {audience} update {int((now - last).total_seconds() // 60)} min ago"
+            if last
+            else f"no {audience} update since declaration "
+            f"{int((now - ensure_utc(inc.declared_at)).total_seconds() // 60)} min ago"
+        )
+        head = (
+            f"{audience.capitalize()} update due"
+            if rnd == 0
+            else (f"{audience.capitalize()} update overdue")
+        )
+        target = f"reminder to {who} ({role})" if who else "nobody holds Communications Lead or IC"
+        incidents.record(
+            session,
+            clock,
+            inc,
+            kind="warning",
+            text=f"{head}: {since} ({inc.severity} cadence: every {minutes} min); {target}",
+            actor=None,
+            data={
+                "warning": "update_cadence",
+                "audience": audience,
+                "cadence_key": key,
+                "round": rnd,
+                "remind": who,
+                "delivery": "pending",
+            },
+        )
+    nxt = due + timedelta(minutes=minutes * (rnd + 1))
+    enqueue(
+        session,
+        kind="comms_cadence",
+        key=f"cadence:{inc.id}:{inc.severity}:{audience}:{iso(nxt)}",
+        due_at=nxt,
+        payload=dict(payload),
+        now=now,
+    )
+
+
+def _requeue(session: Session, clock: Clock, inc: Incident, audience: str) -> None:
+    now = clock.now()
+    due = next_update_due(session, inc, audience)
+    minutes = interval_minutes(session, inc.severity, audience)
+    if due is None or minutes is None:
+        return
+    at = due if due > now else now + timedelta(minutes=minutes)
+    enqueue(
+        session,
+        kind="comms_cadence",
+        key=f"cadence:{inc.id}:{inc.severity}:{audience}:{iso(at)}",
+        due_at=at,
+        payload={"incident_id": inc.id, "severity": inc.severity, "audience": audience},
+        now=now,
+    )
