@@ -264,10 +264,20 @@ def prepare(store: str, workdir: Path) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
 
 
+class IntakeServer(Server):
+    """`warroom serve --no-engine` with `--workers N` server processes."""
+
+    workers = 1
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--workers", str(self.workers)]
+
+
 def run_store(store: str, args: argparse.Namespace, workdir: Path) -> StoreFigures:
     figures = StoreFigures(store)
     url = prepare(store, workdir)
-    server = Server(url, workdir)
+    IntakeServer.workers = args.workers
+    server = IntakeServer(url, workdir)
     server.start()
     try:
         h = {"Authorization": f"Bearer {server.admin_token}"}
@@ -366,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
     p.add_argument("--fixed-seconds", type=int, default=10)
     p.add_argument("--crash-seconds", type=float, default=5.0)
+    p.add_argument("--workers", type=int, default=1, help="warroom server processes")
     p.add_argument("--no-crash", dest="crash", action="store_false")
     p.add_argument("--no-alertmanager", dest="alertmanager", action="store_false")
     args = p.parse_args(argv)
@@ -380,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nwarroom alert ingestion, {os.cpu_count()} cores, load average {loadavg()}")
     print(
-        f"PagerDuty Events v2 /v2/enqueue, {args.connections} connections, {args.keys} dedup keys, "
+        f"PagerDuty Events v2 /v2/enqueue, {args.workers} server process(es), "
+        f"{args.connections} connections, {args.keys} dedup keys, "
         "202 only after commit\n"
     )
     print(f"{'':26}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")

@@ -132,3 +132,16 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one server process among several (`warroom serve --workers N`): the
+    parent has already migrated the store."""
+    from warroom.db.session import Database as _Database
+    from warroom.engine import handlers  # noqa: F401  (job handlers for enqueued work)
+    from warroom.settings import Settings
+
+    settings = Settings.from_env()
+    app = create_app(_Database(settings.database_url), SystemClock())
+    app.state.secure_cookies = settings.secure_cookies
+    return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -69,7 +69,14 @@ def _logging() -> None:
     "--no-engine", is_flag=True, help="serve API and web only (run `warroom engine` apart)"
 )
 @click.option("--demo", is_flag=True, help="load the sample organisation in examples/acme")
-def serve(host: str, port: int, no_engine: bool, demo: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="server processes sharing the port (the engine runs once, in the parent)",
+)
+def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> None:
     """Migrate the store and serve the API, the web pages and (by default) the engine."""
     import uvicorn
 
@@ -104,15 +111,26 @@ def serve(host: str, port: int, no_engine: bool, demo: bool) -> None:
         made = load_demo(db, clock)
         click.echo(f"Demo organisation loaded from examples/acme ({made} sample incidents added).")
         click.echo("  demo logins: alice / bob / carol, password: warroom-demo")
-    app = create_app(db, clock)
-    app.state.secure_cookies = settings.secure_cookies
     worker = None
     if not no_engine:
         worker = Worker(db, clock)
         worker.start_thread()
     click.echo(f"Serving on {url}  (API docs: {url}/docs)")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 3,
+    }
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+        if workers > 1:
+            # Each process builds its own app from the environment; nothing that
+            # matters is in process memory, so they share the work through the store.
+            uvicorn.run("warroom.app:app_from_env", factory=True, workers=workers, **options)
+        else:
+            app = create_app(db, clock)
+            app.state.secure_cookies = settings.secure_cookies
+            uvicorn.run(app, **options)
     finally:
         if worker:
             worker.stop()
