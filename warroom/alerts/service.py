@@ -17,7 +17,7 @@ from warroom.alerts.matching import SEVERITY_FOR_SOURCE, is_flapping, matches
 from warroom.alerts.models import Alert, AlertRule, ChangeEvent, Integration, Silence
 from warroom.alerts.parsers import ChangePayload, NormalizedEvent
 from warroom.core.clock import Clock, iso
-from warroom.core.errors import Conflict, NotFound, ValidationFailed
+from warroom.core.errors import Conflict, NotFound, ValidationFailed, require_choice
 from warroom.core.pagination import decode_cursor, encode_cursor
 from warroom.core.principal import Principal
 from warroom.incidents import rules as incident_rules
@@ -56,10 +56,7 @@ def create_integration(
     mapping: dict[str, Any] | None = None,
     rate_per_minute: int | None = None,
 ) -> tuple[Integration, str]:
-    if kind not in KINDS:
-        raise ValidationFailed(
-            f"kind must be one of {', '.join(KINDS)}", field="kind", allowed=list(KINDS)
-        )
+    require_choice(kind, KINDS, "kind")
     name = name.strip()
     if not name or len(name) > 100:
         raise ValidationFailed("name must be 1-100 characters", field="name")
@@ -517,12 +514,7 @@ def mark_noise(
     session: Session, clock: Clock, who: Principal, alert: Alert, reason: str, note: str = ""
 ) -> None:
     incidents.require_responder(who)
-    if reason not in NOISE_REASONS:
-        raise ValidationFailed(
-            f"reason must be one of {', '.join(NOISE_REASONS)}",
-            field="reason",
-            allowed=list(NOISE_REASONS),
-        )
+    require_choice(reason, NOISE_REASONS, "reason")
     alert.noise = reason
     alert.noise_note = note.strip()
     _alert_event(
@@ -733,12 +725,7 @@ def record_change(
     service_id: int | None = None,
     integration_id: int | None = None,
 ) -> ChangeEvent:
-    if change.kind not in CHANGE_KINDS:
-        raise ValidationFailed(
-            f"kind must be one of {', '.join(CHANGE_KINDS)}",
-            field="kind",
-            allowed=list(CHANGE_KINDS),
-        )
+    require_choice(change.kind, CHANGE_KINDS, "kind")
     if service:
         service_id = _service_id(session, service)
     at = change.timestamp or clock.now()

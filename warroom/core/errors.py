@@ -40,3 +40,11 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     status_code = 401
+
+
+def require_choice(value: object, allowed: tuple[str, ...] | list[str], field: str) -> None:
+    """422 naming the field and the allowed values unless `value` is one of them."""
+    if value not in allowed:
+        raise ValidationFailed(
+            f"{field} must be one of {', '.join(allowed)}", field=field, allowed=list(allowed)
+        )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from warroom.core.clock import Clock, ensure_utc, iso
-from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_choice
 from warroom.core.pagination import decode_cursor, encode_cursor
 from warroom.core.principal import Principal
 from warroom.engine.queue import enqueue
@@ -205,12 +205,7 @@ def declare(
     title = _clean_text(title, "title", MAX_TITLE)
     sev = severity_by_name(session, severity)
     svcs = services_by_names(session, services or [])
-    if detection_source not in rules.DETECTION_SOURCES:
-        raise ValidationFailed(
-            f"detection_source must be one of {', '.join(rules.DETECTION_SOURCES)}",
-            field="detection_source",
-            allowed=list(rules.DETECTION_SOURCES),
-        )
+    require_choice(detection_source, rules.DETECTION_SOURCES, "detection_source")
     now = clock.now()
     detected = ensure_utc(detected_at) if detected_at else now
     started = ensure_utc(started_at) if started_at else detected
@@ -289,12 +284,8 @@ def list_incidents(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    if status is not None and status not in rules.STATUSES:
-        raise ValidationFailed(
-            f"status must be one of {', '.join(rules.STATUSES)}",
-            field="status",
-            allowed=list(rules.STATUSES),
-        )
+    if status is not None:
+        require_choice(status, rules.STATUSES, "status")
     if severity is not None:
         severity_by_name(session, severity)
     if not 1 <= limit <= 500:
@@ -483,17 +474,10 @@ def log_event(
     corrects: int | None = None,
 ) -> TimelineEvent:
     require_responder(principal)
-    if kind not in rules.USER_EVENT_KINDS:
-        raise ValidationFailed(
-            f"kind must be one of {', '.join(rules.USER_EVENT_KINDS)}",
-            field="kind",
-            allowed=list(rules.USER_EVENT_KINDS),
-        )
+    require_choice(kind, rules.USER_EVENT_KINDS, "kind")
     text = _clean_text(text, "text", 10_000)
-    if role is not None and role not in rules.ROLES:
-        raise ValidationFailed(
-            f"role must be one of {', '.join(rules.ROLES)}", field="role", allowed=list(rules.ROLES)
-        )
+    if role is not None:
+        require_choice(role, rules.ROLES, "role")
     if corrects is not None:
         target = session.get(TimelineEvent, corrects)
         if target is None or target.incident_id != inc.id:
@@ -538,10 +522,7 @@ def assign_role(
     user_name: str,
 ) -> None:
     require_responder(principal)
-    if role not in rules.ROLES:
-        raise ValidationFailed(
-            f"role must be one of {', '.join(rules.ROLES)}", field="role", allowed=list(rules.ROLES)
-        )
+    require_choice(role, rules.ROLES, "role")
     _require_open(inc, "assigning roles")
     user = user_by_name(session, user_name)
     if not user.active:
@@ -629,10 +610,7 @@ def unassign_role(
     user_name: str | None = None,
 ) -> None:
     require_responder(principal)
-    if role not in rules.ROLES:
-        raise ValidationFailed(
-            f"role must be one of {', '.join(rules.ROLES)}", field="role", allowed=list(rules.ROLES)
-        )
+    require_choice(role, rules.ROLES, "role")
     now = clock.now()
     ended = []
     for ra, name in _active_roles(session, inc.id):
@@ -663,12 +641,7 @@ def change_status(
     note: str = "",
 ) -> None:
     require_responder(principal)
-    if status not in rules.STATUSES:
-        raise ValidationFailed(
-            f"status must be one of {', '.join(rules.STATUSES)}",
-            field="status",
-            allowed=list(rules.STATUSES),
-        )
+    require_choice(status, rules.STATUSES, "status")
     if status == inc.status:
         return
     allowed = rules.allowed_transitions(inc.status)
@@ -795,12 +768,7 @@ def edit_milestone(
     at: datetime | None,
 ) -> None:
     require_responder(principal)
-    if name not in rules.MILESTONES:
-        raise ValidationFailed(
-            f"milestone must be one of {', '.join(rules.MILESTONES)}",
-            field="milestone",
-            allowed=list(rules.MILESTONES),
-        )
+    require_choice(name, rules.MILESTONES, "milestone")
     if name == "declared" and at is None:
         raise ValidationFailed("declared cannot be unset", field="at")
     if at is not None:
