@@ -42,6 +42,7 @@ class _Item:
     events: list[NormalizedEvent] = field(default_factory=list)
     change: ChangePayload | None = None
     future: asyncio.Future[Any] | None = None
+    incident_refs: bool = True
 
 
 class RateLimiter:
@@ -114,6 +115,7 @@ class Ingestor:
         ref: IntegrationRef,
         events: list[NormalizedEvent] | None = None,
         change: ChangePayload | None = None,
+        incident_refs: bool = True,
     ) -> Any:
         loop = asyncio.get_running_loop()
         writer = self._writers.get(loop)
@@ -122,7 +124,7 @@ class Ingestor:
             writer = (q, loop.create_task(self._run(q)))
             self._writers[loop] = writer
         future: asyncio.Future[Any] = loop.create_future()
-        writer[0].put_nowait(_Item(ref.id, events or [], change, future))
+        writer[0].put_nowait(_Item(ref.id, events or [], change, future, incident_refs))
         return await future
 
     async def close(self) -> None:
@@ -195,7 +197,10 @@ class Ingestor:
                     alerts_of.setdefault(integ.id, []).append(i)
             for integ_id, indexes in alerts_of.items():
                 events = [ev for i in indexes for ev in batch[i].events]
-                outcomes = service.ingest(s, self.clock, integrations[integ_id], events)
+                refs = any(batch[i].incident_refs for i in indexes)
+                outcomes = service.ingest(
+                    s, self.clock, integrations[integ_id], events, incident_refs=refs
+                )
                 at = 0
                 for i in indexes:
                     n = len(batch[i].events)

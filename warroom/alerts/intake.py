@@ -93,7 +93,7 @@ async def pd_event(ing: Ingestor, raw: bytes, signature: str | None) -> Reply:
     limited = _limited(ing, ref)
     if limited:
         return limited
-    await ing.submit(ref, [event])
+    await ing.submit(ref, [event], incident_refs=False)
     return (
         202,
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},

@@ -187,7 +187,11 @@ def _match_labels(event: NormalizedEvent, integration: Integration) -> dict[str,
 
 
 def ingest(
-    session: Session, clock: Clock, integration: Integration, events: list[NormalizedEvent]
+    session: Session,
+    clock: Clock,
+    integration: Integration,
+    events: list[NormalizedEvent],
+    incident_refs: bool = True,
 ) -> list[Outcome]:
     """Applies events in order, in the caller's transaction. Built for storms: repeats
     of open alerts (the bulk of a storm) become one UPDATE statement per batch without
@@ -292,7 +296,9 @@ def ingest(
             ],
         )
     session.flush()
-    incident_of = _incidents_of(session, [r for _, r, _ in results if isinstance(r, int)])
+    # Repeats were not loaded; look their incidents up only when the caller answers with them.
+    repeats = [r for _, r, _ in results if isinstance(r, int)] if incident_refs else []
+    incident_of = _incidents_of(session, repeats)
     out = []
     for key, row, action in results:
         if isinstance(row, Alert):
