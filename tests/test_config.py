@@ -148,6 +148,7 @@ def test_export_is_yaml_that_applies_unchanged(api: Api) -> None:
         "alert_rules",
         "schedules",
         "status_components",
+        "templates",
     }
     assert "admin" in {u["name"] for u in exported["users"]}
     assert by_name(exported["services"])["checkout"]["owner"] == "payments"

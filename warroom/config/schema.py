@@ -138,6 +138,13 @@ class StatusComponentDoc(Doc):
     showcase: bool = True
 
 
+class TemplateDoc(Doc):
+    name: str = Field(min_length=1, max_length=64)
+    severity: str | None = None
+    service: str | None = None
+    body: str = Field(min_length=1, max_length=20_000)
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
@@ -147,6 +154,7 @@ class ConfigDoc(Doc):
     alert_rules: list[AlertRuleDoc] | None = None
     schedules: list[ScheduleDoc] | None = None
     status_components: list[StatusComponentDoc] | None = None
+    templates: list[TemplateDoc] | None = None
 
 
 KINDS = (
@@ -158,6 +166,7 @@ KINDS = (
     "alert_rules",
     "schedules",
     "status_components",
+    "templates",
 )
 # Sections whose absent entries are kept (never deleted by an apply).
 KEEP_ABSENT = ("users", "integrations")

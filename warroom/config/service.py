@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts.matching import format_matcher, parse_matcher
 from warroom.alerts.models import AlertRule, Integration
+from warroom.comms import config as comms_config
 from warroom.config.schema import KEEP_ABSENT, KINDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
@@ -176,6 +177,12 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
     problems += _check_alerting(session, doc, services)
     problems += oncall_config.check(session, doc, users, teams)
     problems += [Problem(p, m) for p, m in statuspage_config.check(doc, services)]
+    severities = (
+        {s.name for s in doc.severities}
+        if doc.severities is not None
+        else {s.name for s in org.severities(session)}
+    )
+    problems += [Problem(p, m) for p, m in comms_config.check(doc, severities, services)]
     return problems
 
 
@@ -216,7 +223,13 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def _live(session: Session) -> dict[str, dict[str, dict[str, Any]]]:
     exported = export_data(session)
-    return {kind: {item["name"]: item for item in exported.get(kind, [])} for kind in KINDS}
+    return {kind: {_key(kind, item): item for item in exported.get(kind, [])} for kind in KINDS}
+
+
+def _key(kind: str, item: dict[str, Any]) -> str:
+    if kind == "templates":  # one name may be overridden per severity and service
+        return comms_config.key(item["name"], item.get("severity"), item.get("service"))
+    return str(item["name"])
 
 
 def _norm(kind: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +252,7 @@ def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
         items = getattr(doc, kind)
         if items is None:
             continue
-        wanted = {i.name: _norm(kind, i.model_dump()) for i in items}
+        wanted = {_key(kind, i.model_dump()): _norm(kind, i.model_dump()) for i in items}
         for name, item in wanted.items():
             if name not in live[kind]:
                 changes.append(Change("create", kind, name))
@@ -340,6 +353,8 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         oncall_config.apply(session, clock, doc)
     if doc.status_components is not None:
         statuspage_config.apply(session, clock, doc)
+    if doc.templates is not None:
+        comms_config.apply(session, doc)
     # Services go once integrations and rules no longer point at them.
     if doc.services is not None:
         keep_services = {s.name for s in doc.services}
@@ -537,6 +552,7 @@ def export_data(session: Session) -> dict[str, Any]:
         ],
         "schedules": oncall_config.export(session),
         "status_components": statuspage_config.export(session),
+        "templates": comms_config.export(session),
     }
 
 
