@@ -298,3 +298,55 @@ def milestone(incident_id: str, name: str, at: str, as_json: bool) -> None:
         f"/api/v1/incidents/{_ref(incident_id)}/milestones", {"milestone": name, "at": value}
     )
     emit_json(inc) if as_json else click.echo(f"{inc['id']}: {name} = {inc['milestones'][name]}")
+
+
+TEMPLATE_CHOICES = [
+    "declaration",
+    "status",
+    "resolution",
+    "statuspage_investigating",
+    "statuspage_identified",
+    "statuspage_monitoring",
+    "statuspage_resolved",
+    "customer_email",
+    "executive_summary",
+]
+
+
+@incident.command("update")
+@click.argument("incident_id")
+@click.option(
+    "--template", default="status", show_default=True, type=click.Choice(TEMPLATE_CHOICES)
+)
+@click.option(
+    "--audience",
+    type=click.Choice(["internal", "external"]),
+    default=None,
+    help="default: the template's own audience",
+)
+@click.option("--text", "extra", default="", help="extra text to include in the update")
+@click.option("--preview", is_flag=True, help="render only; post nothing")
+@json_flag
+def update(
+    incident_id: str,
+    template: str,
+    audience: str | None,
+    extra: str,
+    preview: bool,
+    as_json: bool,
+) -> None:
+    """Render an update from recorded facts and post it to the timeline."""
+    body: dict[str, Any] = {"template": template, "extra": extra, "preview": preview}
+    if audience:
+        body["audience"] = audience
+    out = Client().post(f"/api/v1/incidents/{_ref(incident_id)}/updates", body)
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(out["text"])
+    for warning in out["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    if preview:
+        click.echo("(preview: nothing was posted)", err=True)
+    else:
+        click.echo(f"Posted to the timeline ({out['audience']}); {out['delivery_note']}", err=True)
