@@ -30,6 +30,7 @@ from warroom.statuspage.api import router as statuspage_router
 from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
 from warroom.web.alert_pages import router as alert_pages_router
+from warroom.web.comms_pages import router as comms_pages_router
 from warroom.web.oncall_pages import router as oncall_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
@@ -105,6 +106,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(auth_router)
     app.include_router(config_router)
+    app.include_router(comms_pages_router)
     app.include_router(web_router)
     app.include_router(alert_pages_router)
     app.include_router(oncall_router)

@@ -235,6 +235,13 @@ async def declare(request: Request) -> Response:
 
 @router.get("/incidents/{ref}", response_class=HTMLResponse)
 def room(request: Request, ref: str, error: str = "") -> Response:
+    return render_room(request, ref, error)
+
+
+def render_room(
+    request: Request, ref: str, error: str = "", composer: dict[str, Any] | None = None
+) -> Response:
+    """The incident room; `composer` carries the update composer's form and preview."""
     who, csrf = current(request)
     with db(request).read() as s:
         try:
@@ -261,6 +268,7 @@ def room(request: Request, ref: str, error: str = "") -> Response:
             "last_event_id": data["timeline"][-1]["id"] if data["timeline"] else 0,
             "changes": changes,
             "alerts": incident_alerts,
+            "composer": composer or {},
         },
     )
 
