@@ -191,3 +191,35 @@ def test_external_cadence_only_for_customer_facing(
     cad = alice.get("/api/v1/incidents/2/updates/cadence").json()
     assert cad["external"]["next_update_due"] == "2026-03-02T11:00:00Z"
     assert cad["internal"]["interval_minutes"] == 30
+
+
+def test_customer_email_and_summary_after_resolution_and_extra_is_not_a_template(
+    alice: Api, clock: ManualClock
+) -> None:
+    declare(alice, impact_summary="API requests fail.", customer_facing=True)
+    r = alice.post(
+        "/api/v1/incidents/1/updates",
+        json={"template": "customer_email", "preview": True, "extra": "{{ title.upper() }}"},
+    ).json()
+    assert "{{ title.upper() }}" in r["text"]  # typed text is text, never evaluated
+    assert "CHECKOUT ERRORS" not in r["text"]
+    assert "We will write again by 2026-03-02 10:00 UTC." in r["text"]  # SEV-1 external: 60 min
+    clock.advance(hours=1, minutes=25)
+    alice.post("/api/v1/incidents/1/resolve", json={"summary": "Restarted the pool."})
+    email = alice.post(
+        "/api/v1/incidents/1/updates", json={"template": "customer_email", "preview": True}
+    ).json()
+    assert "From 2026-03-02 09:00 UTC to 2026-03-02 10:25 UTC (1 h 25 min)" in email["text"]
+    assert "not recorded: next update time" not in email["warnings"]
+    summary = alice.post(
+        "/api/v1/incidents/1/updates", json={"template": "executive_summary", "preview": True}
+    ).json()
+    assert (
+        "Duration: 1 h 25 min (started 2026-03-02 09:00 UTC, resolved 2026-03-02 10:25 UTC)"
+        in (summary["text"])
+    )
+    assert "Next update" not in summary["text"]
+    # A closed incident takes no more updates (a preview still renders).
+    alice.post("/api/v1/incidents/1/status", json={"status": "closed"})
+    closed = alice.post("/api/v1/incidents/1/updates", json={"template": "resolution"})
+    assert closed.status_code == 409

@@ -103,16 +103,19 @@ Subject: [{{ status }}] {{ title }}
 
 Hello,
 
-Since {{ started_at }}, {{ services }} has not been working as it should.
+{% if resolved_at %}From {{ started_at }} to {{ resolved_at }} ({{ duration }}), \
+{{ services }} did not work as it should.{% else %}Since {{ started_at }} ({{ duration }} so \
+far), {{ services }} has not been working as it should.{% endif %}
 {{ impact_summary }}
 {% if affected_share %}Share of customers affected: {{ affected_share }}.
 {% endif %}
-Current status: {{ status }} ({{ duration }} so far{% if resolved_at %}; resolved at \
-{{ resolved_at }}{% endif %}).
+Current status: {{ status }}.
 {% if extra %}
 {{ extra }}
 {% endif %}
-We will write again by {{ next_update_at }}. We are sorry for the disruption.
+{% if resolved_at %}We will send a summary of what happened and what we are changing.\
+{% else %}We will write again by {{ next_update_at }}.{% endif %} We are sorry for the \
+disruption.
 """,
     ),
     "executive_summary": (
@@ -123,10 +126,11 @@ Status: {{ status }}
 Customer impact: {{ impact_summary }}
 {% if affected_share %}Affected: {{ affected_share }}
 {% endif %}Services: {{ services }}
-Duration: {{ duration }} (started {{ started_at }}, resolved {{ resolved_at }})
+Duration: {{ duration }} (started {{ started_at }}, \
+{% if resolved_at %}resolved {{ resolved_at }}{% else %}still open{% endif %})
 Incident Commander: {{ commander }}
 {% if extra %}{{ extra }}
-{% endif %}Next update: {{ next_update_at }}
+{% endif %}{% if not resolved_at %}Next update: {{ next_update_at }}{% endif %}
 """,
     ),
 }
