@@ -107,3 +107,19 @@ def test_user_templates_cannot_reach_python(admin: Api, alice: Api) -> None:
     assert r.status_code == 422
     tl = alice.get("/api/v1/incidents/1").json()["timeline"]
     assert [e for e in tl if e["kind"] == "communication"] == []
+
+
+def test_unknown_facts_are_config_errors(admin: Api, alice: Api, db: Any, clock: Any) -> None:
+    r = apply(admin, {"templates": [{"name": "status", "body": "{{ titel }} {{ title }}"}]})
+    assert r.status_code == 422
+    assert r.json()["field"] == "templates[0].body"
+    assert "unknown fact(s) titel" in r.json()["error"]
+    # Every fact a template may name is one that rendering provides.
+    from warroom.comms import service, templates
+    from warroom.incidents.models import Incident
+
+    alice.post("/api/v1/incidents", json={"title": "Down", "severity": "SEV-1"})
+    with db.session() as s:
+        inc = s.get(Incident, 1)
+        keys = set(service.facts(s, clock, inc)) - {"_seen"}
+    assert keys == set(templates.FACTS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 AUDIENCES = ("internal", "external")
@@ -189,12 +189,50 @@ _ENV = SandboxedEnvironment(
 )
 
 
+FACTS = (
+    "id",
+    "title",
+    "severity",
+    "severity_label",
+    "status",
+    "services",
+    "service_list",
+    "impact_summary",
+    "affected_share",
+    "resolution_summary",
+    "commander",
+    "comms_lead",
+    "duration",
+    "duration_minutes",
+    "next_update_at",
+    "channel",
+    "bridge_url",
+    "customer_facing",
+    "audience",
+    "extra",
+    "now",
+    "started_at",
+    "detected_at",
+    "acknowledged_at",
+    "declared_at",
+    "ic_assigned_at",
+    "mitigated_at",
+    "resolved_at",
+)
+
+
 def compile_problem(body: str) -> RenderError | None:
-    """None if the template compiles, else the error (with the line inside the body)."""
+    """None if the template compiles and uses known facts only, else the error (with
+    the line inside the body when there is one)."""
     try:
-        _ENV.from_string(body)
+        ast = _ENV.parse(body)
     except TemplateSyntaxError as exc:
         return RenderError(f"template does not compile: {exc.message}", exc.lineno)
+    unknown = sorted(meta.find_undeclared_variables(ast) - set(FACTS) - set(_ENV.globals))
+    if unknown:
+        return RenderError(
+            f"unknown fact(s) {', '.join(unknown)}; templates may use {', '.join(FACTS)}"
+        )
     return None
 
 
