@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -16,8 +17,8 @@ Run = Callable[..., Result]
 
 @pytest.fixture
 def cli(live_server: LiveServer, people: dict[str, str]) -> Run:
-    def run(*args: str, ok: bool = True) -> Result:
-        env = {"WARROOM_URL": live_server.url, "WARROOM_TOKEN": people["alice"]}
+    def run(*args: str, ok: bool = True, token: str = "alice") -> Result:
+        env = {"WARROOM_URL": live_server.url, "WARROOM_TOKEN": people[token]}
         result = CliRunner().invoke(main, list(args), env=env)
         assert (result.exit_code == 0) == ok, result.output
         return result
@@ -41,3 +42,24 @@ def test_update_previews_then_posts(cli: Run) -> None:
     assert out["delivery"] == "pending"
     r = cli("incident", "update", "1", "--template", "tweet", ok=False)
     assert "Invalid value for '--template'" in r.stderr
+
+
+def test_config_apply_names_file_line_and_field_of_a_broken_template(
+    cli: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "templates.yaml"
+    path.write_text(
+        "templates:\n"
+        "  - name: status\n"
+        "    body: |\n"
+        "      {{ id }}\n"
+        "      {% for x in service_list %}{{ x }}\n"
+    )
+    r = cli("apply", str(path), ok=False, token="admin")
+    assert f"{path}:3: templates[0].body: template does not compile" in r.stderr
+    assert "(line 2 of the body)" in r.stderr
+    path.write_text("templates:\n  - name: status\n    body: '{{ title }}: {{ impact_summary }}'\n")
+    cli("apply", str(path), token="admin")
+    r = cli("incident", "declare", "Down", "--severity", "SEV-3", "--json")
+    r = cli("incident", "update", "1", "--preview")
+    assert r.stdout.strip() == "Down: [not recorded: impact summary]"
