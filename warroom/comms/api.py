@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.comms import service
 from warroom.comms import templates as tpl
+from warroom.core.clock import iso
 from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
 from warroom.incidents import service as incidents
@@ -40,8 +42,6 @@ def templates(incident_id: str, request: Request, who: Principal = viewer) -> li
 
 @router.get("/{incident_id}/updates/cadence", summary="When the next updates are due")
 def cadence(incident_id: str, request: Request, who: Principal = viewer) -> dict[str, Any]:
-    from warroom.core.clock import iso
-
     with db(request).read() as s:
         inc = incidents.get_incident(s, who, incident_id)
         return {
@@ -57,7 +57,8 @@ def cadence(incident_id: str, request: Request, who: Principal = viewer) -> dict
 @router.post("/{incident_id}/updates", summary="Render an update; post it unless preview")
 def post_update(
     incident_id: str, body: UpdateIn, request: Request, who: Principal = responder
-) -> Any:
+) -> JSONResponse:
+    """201 with the recorded event; 200 for a preview (nothing recorded)."""
     c = clock(request)
     with db(request).session() as s:
         inc = incidents.get_incident(s, who, incident_id)
@@ -71,6 +72,4 @@ def post_update(
             extra=body.extra,
             preview=body.preview,
         )
-    from fastapi.responses import JSONResponse
-
     return JSONResponse(out, status_code=200 if body.preview else 201)
