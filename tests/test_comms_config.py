@@ -123,3 +123,11 @@ def test_unknown_facts_are_config_errors(admin: Api, alice: Api, db: Any, clock:
         inc = s.get(Incident, 1)
         keys = set(service.facts(s, clock, inc)) - {"_seen"}
     assert keys == set(templates.FACTS)
+
+
+def test_a_runaway_template_stops_with_a_clear_error(admin: Api, alice: Api) -> None:
+    alice.post("/api/v1/incidents", json={"title": "Down", "severity": "SEV-1"})
+    body = "{% for i in range(100000) %}{{ title }}{% endfor %}"
+    assert apply(admin, {"templates": [{"name": "status", "body": body}]}).status_code == 200
+    r = alice.post("/api/v1/incidents/1/updates", json={"preview": True})
+    assert r.status_code == 422 and "renders more than 20000 characters" in r.json()["error"]

@@ -15,6 +15,7 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 AUDIENCES = ("internal", "external")
+MAX_OUTPUT = 20_000  # characters; a runaway loop stops here
 
 DEFAULTS: dict[str, tuple[str, str]] = {
     # name: (audience, body)
@@ -242,7 +243,19 @@ def render(name: str, audience: str, body: str, facts: dict[str, Any], source: s
     seen: list[str] = facts.get("_seen", [])
     try:
         template = _ENV.from_string(body)
-        text = template.render({k: v for k, v in facts.items() if k != "_seen"})
+        parts: list[str] = []
+        size = 0
+        for chunk in template.generate({k: v for k, v in facts.items() if k != "_seen"}):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise RenderError(
+                    f"template {name!r} renders more than {MAX_OUTPUT} characters; "
+                    "an update should be short"
+                )
+        text = "".join(parts)
+    except RenderError:
+        raise
     except SecurityError as exc:
         raise RenderError(f"template {name!r} tried an unsafe operation: {exc}") from exc
     except TemplateSyntaxError as exc:
