@@ -13,9 +13,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from warroom.alerts import service
+from warroom.alerts import repeats, service
 from warroom.alerts.models import Integration
 from warroom.alerts.parsers import ChangePayload, NormalizedEvent
 from warroom.core.clock import Clock
@@ -175,15 +176,20 @@ class Ingestor:
         results: list[Any] = [None] * len(batch)
         with self.db.session() as s:
             integrations: dict[int, Integration] = {}
-            alerts_of: dict[int, list[int]] = {}
-            for i, item in enumerate(batch):
-                integ = integrations.get(item.integration_id) or s.get(
-                    Integration, item.integration_id
-                )
+
+            def integration(integ_id: int) -> Integration:
+                """Loaded at most once per batch, and only when needed: repeats of
+                open alerts go by the integration's id alone."""
+                integ = integrations.get(integ_id) or s.get(Integration, integ_id)
                 if integ is None:
                     raise LookupError("the integration was deleted")
-                integrations[integ.id] = integ
+                integrations[integ_id] = integ
+                return integ
+
+            alerts_of: dict[int, list[int]] = {}
+            for i, item in enumerate(batch):
                 if item.change is not None:
+                    integ = integration(item.integration_id)
                     row = service.record_change(
                         s,
                         self.clock,
@@ -194,12 +200,17 @@ class Ingestor:
                     )
                     results[i] = row.id
                 else:
-                    alerts_of.setdefault(integ.id, []).append(i)
+                    alerts_of.setdefault(item.integration_id, []).append(i)
             for integ_id, indexes in alerts_of.items():
                 events = [ev for i in indexes for ev in batch[i].events]
                 refs = any(batch[i].incident_refs for i in indexes)
-                outcomes = service.ingest(
-                    s, self.clock, integrations[integ_id], events, incident_refs=refs
+                outcomes = repeats.ingest(
+                    s,
+                    self.clock,
+                    integ_id,
+                    events,
+                    partial(integration, integ_id),
+                    incident_refs=refs,
                 )
                 at = 0
                 for i in indexes:
