@@ -147,6 +147,7 @@ def test_export_is_yaml_that_applies_unchanged(api: Api) -> None:
         "integrations",
         "alert_rules",
         "schedules",
+        "escalation_policies",
         "status_components",
         "templates",
     }

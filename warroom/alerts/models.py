@@ -46,6 +46,8 @@ class AlertRule(Base):
     )
     severity: Mapped[str | None] = mapped_column(String(32), nullable=True)
     open_incident: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Page the service's escalation policy for an alert that opens no incident.
+    page: Mapped[bool] = mapped_column(Boolean, default=False)
     group_window_minutes: Mapped[int] = mapped_column(Integer, default=60)
     flap_count: Mapped[int] = mapped_column(Integer, default=3)
     flap_window_minutes: Mapped[int] = mapped_column(Integer, default=30)

@@ -20,6 +20,7 @@ from warroom.core.clock import Clock, iso
 from warroom.core.errors import Conflict, NotFound, ValidationFailed, require_choice
 from warroom.core.pagination import decode_cursor, encode_cursor
 from warroom.core.principal import Principal
+from warroom.escalation import service as paging
 from warroom.incidents import rules as incident_rules
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident, IncidentService
@@ -260,11 +261,9 @@ def ingest(
             continue
         if ev.action == "acknowledge":
             if found.status == "triggered":
-                found.status = "acknowledged"
-                found.acknowledged_at = now
-                _alert_event(
-                    session, clock, found, f"Alert acknowledged at source: {found.summary}"
-                )
+                if found.id is None:
+                    session.flush()
+                _acknowledge_alert(session, clock, found, f"integration:{integration.name}")
             found.last_seen = now
             results.append((key, found, "acknowledged"))
         else:
@@ -391,7 +390,12 @@ def _new_alert(
     fired.append(now)
     session.add(alert)
     open_incident = rule.open_incident if rule else ev.severity in ("critical", "error")
-    if alert.suppressed_by or alert.flapping or not open_incident:
+    if alert.suppressed_by or alert.flapping:
+        return alert
+    if not open_incident:
+        if rule is not None and rule.page:
+            session.flush()
+            paging.start_for_alert(session, clock, alert.id, alert.service_id)
         return alert
     session.flush()  # the incident path needs the alert's id
     window = timedelta(minutes=rule.group_window_minutes if rule else 60)
@@ -471,6 +475,7 @@ def _resolve_alert(session: Session, clock: Clock, alert: Alert, by: str) -> Non
     alert.status = "resolved"
     alert.resolved_at = now
     alert.last_seen = now
+    paging.stop_for_alert(session, clock, alert.id, "resolve", by)
     if alert.incident_id is None:
         return
     _alert_event(session, clock, alert, f"Alert resolved: {alert.summary}")
@@ -505,9 +510,17 @@ def acknowledge(session: Session, clock: Clock, who: Principal, alert: Alert) ->
     if alert.status == "resolved":
         raise Conflict(f"alert {alert.id} is resolved", field="status")
     if alert.status == "triggered":
-        alert.status = "acknowledged"
-        alert.acknowledged_at = clock.now()
-        _alert_event(session, clock, alert, f"{who.name} acknowledged alert: {alert.summary}")
+        _acknowledge_alert(session, clock, alert, who.name)
+
+
+def _acknowledge_alert(session: Session, clock: Clock, alert: Alert, by: str) -> None:
+    """Marks a triggered alert acknowledged and stops any page it started."""
+    alert.status = "acknowledged"
+    alert.acknowledged_at = clock.now()
+    at_source = by.startswith("integration:")
+    text = "Alert acknowledged at source" if at_source else f"{by} acknowledged alert"
+    _alert_event(session, clock, alert, f"{text}: {alert.summary}")
+    paging.stop_for_alert(session, clock, alert.id, "acknowledge", by)
 
 
 def resolve(session: Session, clock: Clock, who: Principal, alert: Alert) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,7 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
     from warroom.auth.service import create_token
     from warroom.core.clock import SystemClock
     from warroom.engine import handlers  # noqa: F401  (registers job handlers)
-    from warroom.engine.worker import Worker
+    from warroom.engine.worker import start_engine
     from warroom.org.service import user_by_name
 
     _logging()
@@ -92,6 +93,8 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
     clock = SystemClock()
     db, boot = _open_store(clock)
     url = f"http://{host}:{port}"
+    # Links inside notifications (acknowledge, resolve) point here unless set.
+    os.environ.setdefault("WARROOM_BASE_URL", url)
     click.echo(f"warroom store: {db.engine.url.render_as_string(hide_password=True)}")
     if boot.created:
         with db.session() as s:
@@ -111,10 +114,7 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
         made = load_demo(db, clock)
         click.echo(f"Demo organisation loaded from examples/acme ({made} sample incidents added).")
         click.echo("  demo logins: alice / bob / carol, password: warroom-demo")
-    worker = None
-    if not no_engine:
-        worker = Worker(db, clock)
-        worker.start_thread()
+    engine_workers = [] if no_engine else start_engine(db, clock, poll_seconds=0.2)
     click.echo(f"Serving on {url}  (API docs: {url}/docs)")
     options: dict[str, Any] = {
         "host": host,
@@ -132,24 +132,41 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
             app.state.secure_cookies = settings.secure_cookies
             uvicorn.run(app, **options)
     finally:
-        if worker:
-            worker.stop()
+        for w in engine_workers:
+            w.stop()
 
 
 @main.command()
-@click.option("--poll", default=1.0, show_default=True, help="seconds between polls when idle")
-def engine(poll: float) -> None:
-    """Run the engine alone: claims due work from the store and runs it."""
+@click.option(
+    "--poll",
+    default=0.2,
+    show_default=True,
+    help="longest wait between looks for due work (work from other processes is seen this late)",
+)
+@click.option(
+    "--deliveries",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="threads that send notifications",
+)
+def engine(poll: float, deliveries: int) -> None:
+    """Run the engine alone: claims due work from the store and runs it. Several engines
+    (on PostgreSQL) share the work; each job is run by one of them."""
+    import threading
+
     from warroom.core.clock import SystemClock
     from warroom.engine import handlers  # noqa: F401
-    from warroom.engine.worker import Worker
+    from warroom.engine.worker import start_engine
 
     _logging()
     db, _ = _open_store()
-    worker = Worker(db, SystemClock())
-    click.echo(f"engine {worker.name} running against the store; Ctrl-C stops it")
+    workers = start_engine(db, SystemClock(), poll_seconds=poll, deliveries=deliveries)
+    click.echo(f"engine {workers[0].name} running against the store; Ctrl-C stops it")
     with contextlib.suppress(KeyboardInterrupt):
-        worker.run_forever(poll)
+        threading.Event().wait()
+    for w in workers:
+        w.stop()
 
 
 @main.group()

@@ -37,7 +37,22 @@ class TeamDoc(Doc):
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
     channel: str = ""
+    # How the channel is reached: an Apprise URL (slack://, msteams://, ntfy://...) or an
+    # https webhook. Escalation fallbacks notify it.
+    channel_url: str = Field(default="", max_length=1000)
     members: list[str] = []
+
+
+class ContactMethodDoc(Doc):
+    name: str = Field(min_length=1, max_length=64)
+    kind: Literal["email", "webhook", "apprise"]
+    address: str = Field(min_length=1, max_length=1000)
+    secret: str = Field(default="", max_length=200)  # webhook: the HMAC key
+
+
+class NotificationRuleDoc(Doc):
+    method: str = Field(min_length=1, max_length=64)
+    after_minutes: int = Field(default=0, ge=0, le=24 * 60)
 
 
 class UserDoc(Doc):
@@ -46,6 +61,11 @@ class UserDoc(Doc):
     full_name: str = ""
     timezone: str = "UTC"
     role: Literal["viewer", "responder", "admin"] = "responder"
+    contact_methods: list[ContactMethodDoc] = []
+    notification_rules: list[NotificationRuleDoc] = []
+
+
+USER_CONTACT_FIELDS = {"contact_methods", "notification_rules"}
 
 
 class ServiceDoc(Doc):
@@ -55,6 +75,7 @@ class ServiceDoc(Doc):
     tier: int = Field(default=2, ge=1, le=4)
     depends_on: list[str] = []
     runbooks: list[str] = []
+    escalation_policy: str | None = None
 
 
 class IntegrationDoc(Doc):
@@ -71,6 +92,7 @@ class AlertRuleDoc(Doc):
     service: str | None = None
     severity: str | None = None
     open_incident: bool = True
+    page: bool = False
     group_window_minutes: int = Field(default=60, ge=0, le=10_080)
     flap_count: int = Field(default=3, ge=0, le=1000)
     flap_window_minutes: int = Field(default=30, ge=1, le=10_080)
@@ -145,6 +167,34 @@ class TemplateDoc(Doc):
     body: str = Field(min_length=1, max_length=20_000)
 
 
+class TargetDoc(Doc):
+    user: str | None = None
+    schedule: str | None = None
+    team: str | None = None
+    level: int = Field(default=1, ge=1, le=9)  # for schedules: 1 primary, 2 secondary
+
+    def kind_name(self) -> tuple[str, str] | None:
+        given = [
+            (k, v)
+            for k, v in (("user", self.user), ("schedule", self.schedule), ("team", self.team))
+            if v
+        ]
+        return given[0] if len(given) == 1 else None
+
+
+class EscalationLevelDoc(Doc):
+    timeout_minutes: int = Field(ge=1, le=24 * 60)
+    targets: list[TargetDoc] = Field(min_length=1)
+
+
+class EscalationPolicyDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    repeat: int = Field(default=0, ge=0, le=10)
+    fallback: str | None = None  # a team, whose channel_url is notified when exhausted
+    levels: list[EscalationLevelDoc] = Field(min_length=1, max_length=20)
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
@@ -153,6 +203,7 @@ class ConfigDoc(Doc):
     integrations: list[IntegrationDoc] | None = None
     alert_rules: list[AlertRuleDoc] | None = None
     schedules: list[ScheduleDoc] | None = None
+    escalation_policies: list[EscalationPolicyDoc] | None = None
     status_components: list[StatusComponentDoc] | None = None
     templates: list[TemplateDoc] | None = None
 
@@ -165,6 +216,7 @@ KINDS = (
     "integrations",
     "alert_rules",
     "schedules",
+    "escalation_policies",
     "status_components",
     "templates",
 )

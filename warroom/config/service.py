@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from warroom.alerts.matching import format_matcher, parse_matcher
 from warroom.alerts.models import AlertRule, Integration
 from warroom.comms import config as comms_config
-from warroom.config.schema import KEEP_ABSENT, KINDS, ConfigDoc
+from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
+from warroom.escalation import config as escalation_config
 from warroom.incidents.models import Incident, IncidentService
 from warroom.oncall import config as oncall_config
 from warroom.org import service as org
@@ -176,6 +177,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                     )
     problems += _check_alerting(session, doc, services)
     problems += oncall_config.check(session, doc, users, teams)
+    problems += [Problem(p, m) for p, m in escalation_config.check(session, doc, users, teams)]
     problems += [Problem(p, m) for p, m in statuspage_config.check(doc, services)]
     severities = (
         {s.name for s in doc.severities}
@@ -335,12 +337,14 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
     if doc.users is not None:
         for u in doc.users:
             existing = session.scalar(select(User).where(User.name == u.name))
+            fields = u.model_dump(exclude=USER_CONTACT_FIELDS)
             if existing is None:
-                org.create_user(session, clock, **u.model_dump())
+                org.create_user(session, clock, **fields)
             else:
-                for k, v in u.model_dump().items():
+                for k, v in fields.items():
                     setattr(existing, k, v)
         session.flush()
+        escalation_config.apply_users(session, doc)
     if doc.teams is not None:
         _apply_teams(session, doc)
     if doc.services is not None:
@@ -351,6 +355,10 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         _apply_alert_rules(session, doc)
     if doc.schedules is not None:
         oncall_config.apply(session, clock, doc)
+    if doc.escalation_policies is not None:
+        escalation_config.apply_policies(session, clock, doc)
+    if doc.services is not None:
+        escalation_config.apply_services(session, doc)
     if doc.status_components is not None:
         statuspage_config.apply(session, clock, doc)
     if doc.templates is not None:
@@ -414,10 +422,10 @@ def _apply_teams(session: Session, doc: ConfigDoc) -> None:
     for t in doc.teams:
         team = session.scalar(select(Team).where(Team.name == t.name))
         if team is None:
-            team = Team(name=t.name, description=t.description, channel=t.channel)
+            team = Team(name=t.name)
             session.add(team)
-            session.flush()
-        team.description, team.channel = t.description, t.channel
+        team.description, team.channel, team.channel_url = t.description, t.channel, t.channel_url
+        session.flush()
         for m in session.scalars(select(TeamMember).where(TeamMember.team_id == team.id)):
             session.delete(m)
         session.flush()
@@ -492,6 +500,7 @@ def _apply_alert_rules(session: Session, doc: ConfigDoc) -> None:
         row.service_id = services[rule.service] if rule.service else None
         row.severity = rule.severity
         row.open_incident = rule.open_incident
+        row.page = rule.page
         row.group_window_minutes = rule.group_window_minutes
         row.flap_count = rule.flap_count
         row.flap_window_minutes = rule.flap_window_minutes
@@ -500,6 +509,7 @@ def _apply_alert_rules(session: Session, doc: ConfigDoc) -> None:
 
 def export_data(session: Session) -> dict[str, Any]:
     svc_names = {sid: name for sid, name in session.execute(select(Service.id, Service.name))}
+    policy_of = escalation_config.service_policy_names(session)
     return {
         "severities": [
             {
@@ -513,7 +523,10 @@ def export_data(session: Session) -> dict[str, Any]:
         ],
         "teams": org.list_teams(session),
         "users": [
-            {k: v for k, v in org.user_dict(u).items() if k not in ("id", "active")}
+            {
+                **{k: v for k, v in org.user_dict(u).items() if k not in ("id", "active")},
+                **escalation_config.export_user_contact(session, u),
+            }
             for u in org.list_users(session)
         ],
         "services": [
@@ -524,6 +537,7 @@ def export_data(session: Session) -> dict[str, Any]:
                 "tier": v.service.tier,
                 "depends_on": v.depends_on,
                 "runbooks": list(v.service.runbooks or []),
+                "escalation_policy": policy_of.get(v.service.id),
             }
             for v in org.list_services(session)
         ],
@@ -544,6 +558,7 @@ def export_data(session: Session) -> dict[str, Any]:
                 "service": svc_names.get(r.service_id) if r.service_id else None,
                 "severity": r.severity,
                 "open_incident": r.open_incident,
+                "page": r.page,
                 "group_window_minutes": r.group_window_minutes,
                 "flap_count": r.flap_count,
                 "flap_window_minutes": r.flap_window_minutes,
@@ -551,6 +566,7 @@ def export_data(session: Session) -> dict[str, Any]:
             for r in session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id))
         ],
         "schedules": oncall_config.export(session),
+        "escalation_policies": escalation_config.export_policies(session),
         "status_components": statuspage_config.export(session),
         "templates": comms_config.export(session),
     }

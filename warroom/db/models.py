@@ -5,6 +5,15 @@ from warroom.auth.models import ApiToken, WebSession
 from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
 from warroom.engine.models import Job
+from warroom.escalation.models import (
+    ContactMethod,
+    Escalation,
+    EscalationLevel,
+    EscalationPolicy,
+    InstanceKey,
+    Notification,
+    NotificationRule,
+)
 from warroom.incidents.models import (
     Incident,
     IncidentParticipant,
@@ -56,6 +65,13 @@ __all__ = [
     "TimelineEvent",
     "User",
     "WebSession",
+    "ContactMethod",
+    "Escalation",
+    "EscalationLevel",
+    "EscalationPolicy",
+    "InstanceKey",
+    "Notification",
+    "NotificationRule",
     "ComponentStatusChange",
     "PublicIncident",
     "PublicIncidentUpdate",

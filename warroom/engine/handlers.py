@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from warroom.comms.service import check_cadence
-from warroom.engine.worker import HANDLERS
+from warroom.engine.worker import DB_HANDLERS, HANDLERS
+from warroom.escalation.service import NOTIFY_JOB, STEP_JOB, run_step
 from warroom.incidents.service import check_response_target
+from warroom.notify.deliver import deliver as notify_deliver
 from warroom.statuspage.deliver import deliver as statuspage_deliver
 from warroom.statuspage.service import fan_out as statuspage_fan_out
 from warroom.statuspage.service import run_maintenance_step
@@ -14,3 +16,7 @@ HANDLERS["statuspage_maintenance"] = run_maintenance_step
 HANDLERS["statuspage_fanout"] = statuspage_fan_out
 HANDLERS["statuspage_deliver"] = statuspage_deliver
 HANDLERS["comms_cadence"] = check_cadence
+
+
+HANDLERS[STEP_JOB] = run_step
+DB_HANDLERS[NOTIFY_JOB] = notify_deliver

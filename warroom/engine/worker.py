@@ -19,14 +19,19 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from warroom.core.clock import Clock
+from warroom.core.clock import Clock, ensure_utc
 from warroom.db.session import Database
 from warroom.engine.models import Job
+from warroom.engine.queue import forget_wake_event, wake_event
 
 log = logging.getLogger("warroom.engine")
 
 Handler = Callable[[Session, Clock, dict[str, Any]], None]
 HANDLERS: dict[str, Handler] = {}  # filled by warroom.engine.handlers
+# Handlers that talk to the outside world manage their own short transactions, so no
+# transaction (on SQLite: the write lock) is held while a receiver is slow.
+DbHandler = Callable[[Database, Clock, dict[str, Any]], None]
+DB_HANDLERS: dict[str, DbHandler] = {}
 LEASE = timedelta(minutes=2)
 
 
@@ -38,16 +43,38 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 
 
 class Worker:
-    def __init__(self, db: Database, clock: Clock, name: str | None = None) -> None:
+    """Claims and runs due jobs. `kinds` limits it to those job kinds, `skip_kinds`
+    keeps it away from them (so deliveries can run in their own threads)."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        name: str | None = None,
+        *,
+        kinds: tuple[str, ...] | None = None,
+        skip_kinds: tuple[str, ...] = (),
+    ) -> None:
         self.db = db
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.kinds = kinds
+        self.skip_kinds = skip_kinds
         self._stop = threading.Event()
+        self._claimed: dict[int, str] = {}
+        self._wake = wake_event()
+
+    def _filter(self, q: Any) -> Any:
+        if self.kinds is not None:
+            q = q.where(Job.kind.in_(self.kinds))
+        if self.skip_kinds:
+            q = q.where(Job.kind.not_in(self.skip_kinds))
+        return q
 
     def claim(self, limit: int = 20) -> list[int]:
         now = self.clock.now()
         with self.db.session() as s:
-            q = (
+            q = self._filter(
                 select(Job)
                 .where(
                     or_(
@@ -66,11 +93,31 @@ class Worker:
                 job.locked_by = self.name
                 job.locked_until = now + LEASE
                 job.attempts += 1
+                self._claimed[job.id] = job.kind
             return [j.id for j in jobs]
+
+    def _run_outside(self, job_id: int, fn: DbHandler) -> None:
+        with self.db.read() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.state != "running" or job.locked_by != self.name:
+                return
+            payload = dict(job.payload or {})
+        fn(self.db, self.clock, payload)
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is not None and job.state == "running" and job.locked_by == self.name:
+                job.state = "done"
+                job.finished_at = self.clock.now()
+                job.locked_until = None
 
     def run_job(self, job_id: int) -> None:
         now = self.clock.now()
+        kind = self._claimed.pop(job_id, None)
         try:
+            outside = DB_HANDLERS.get(kind) if kind else None
+            if outside is not None:
+                self._run_outside(job_id, outside)
+                return
             with self.db.session() as s:
                 job = s.get(Job, job_id)
                 if job is None or job.state != "running" or job.locked_by != self.name:
@@ -109,24 +156,39 @@ class Worker:
             total += len(ids)
 
     def next_due(self) -> datetime | None:
-        with self.db.session() as s:
+        with self.db.read() as s:
             return s.scalar(
-                select(Job.due_at).where(Job.state == "pending").order_by(Job.due_at).limit(1)
+                self._filter(
+                    select(Job.due_at).where(Job.state == "pending").order_by(Job.due_at).limit(1)
+                )
             )
 
     def run_forever(self, poll_seconds: float = 1.0) -> None:
+        """Runs due jobs until stopped. Between rounds it sleeps until the next job is
+        due (at most `poll_seconds`, which bounds how late work from another process is
+        seen); work enqueued in this process wakes it at once."""
         log.info("engine %s started", self.name)
+        wake = self._wake
         while not self._stop.is_set():
+            wake.clear()  # work enqueued from here on wakes the wait below
             try:
                 ran = self.run_due()
+                wait = poll_seconds
+                if not ran:
+                    due = self.next_due()
+                    if due is not None:
+                        ahead = (ensure_utc(due) - self.clock.now()).total_seconds()
+                        wait = min(poll_seconds, max(ahead, 0.0))
             except Exception:
                 log.exception("engine loop error")
-                ran = 0
-            if not ran:
-                self._stop.wait(poll_seconds)
+                ran, wait = 0, poll_seconds
+            if not ran and wait > 0:
+                wake.wait(wait)
+        forget_wake_event(wake)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def start_thread(self, poll_seconds: float = 1.0) -> threading.Thread:
         t = threading.Thread(
@@ -134,3 +196,22 @@ class Worker:
         )
         t.start()
         return t
+
+
+DELIVERY_THREADS = 4
+
+
+def start_engine(
+    db: Database, clock: Clock, *, poll_seconds: float = 1.0, deliveries: int = DELIVERY_THREADS
+) -> list[Worker]:
+    """The engine as threads: one runs state changes (steps, timers, fan-out), and
+    `deliveries` threads send notifications, so a slow receiver delays nothing else."""
+    base = f"{socket.gethostname()}:{os.getpid()}"
+    outside = tuple(DB_HANDLERS)
+    workers = [Worker(db, clock, name=f"{base}:main", skip_kinds=outside)]
+    workers += [
+        Worker(db, clock, name=f"{base}:deliver{i}", kinds=outside) for i in range(deliveries)
+    ]
+    for w in workers:
+        w.start_thread(poll_seconds)
+    return workers

@@ -18,6 +18,7 @@ from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed,
 from warroom.core.pagination import decode_cursor, encode_cursor
 from warroom.core.principal import Principal
 from warroom.engine.queue import enqueue
+from warroom.escalation import service as paging
 from warroom.incidents import rules
 from warroom.incidents.models import (
     Incident,
@@ -267,6 +268,7 @@ def declare(
     if ic_user is not None:
         assign_role(session, clock, principal, inc, role="commander", user_name=ic_user.name)
     _schedule_targets(session, clock, inc)
+    paging.start_for_incident(session, clock, inc.id, inc.title)
     return inc
 
 
@@ -510,6 +512,7 @@ def acknowledge(session: Session, clock: Clock, principal: Principal, inc: Incid
             actor=principal,
             data={"milestone": "acknowledged", "to": iso(inc.acknowledged_at)},
         )
+    paging.stop_for_incident(session, clock, inc.id, "acknowledge", principal.name)
 
 
 def assign_role(
@@ -678,6 +681,9 @@ def change_status(
         inc.resolved_at = None
         inc.closed_at = None
         _schedule_targets(session, clock, inc)
+        paging.start_for_incident(session, clock, inc.id, inc.title)
+    if status in ("resolved", "closed"):
+        paging.stop_for_incident(session, clock, inc.id, "resolve", principal.name)
 
 
 def resolve(

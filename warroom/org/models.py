@@ -29,6 +29,9 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     channel: Mapped[str] = mapped_column(String(200), default="")
+    # Where the team's channel is reached (an Apprise URL or an https webhook); the
+    # escalation fallback notifies it.
+    channel_url: Mapped[str] = mapped_column(String(1000), default="")
 
 
 class User(Base):
@@ -65,6 +68,9 @@ class Service(Base):
     )
     tier: Mapped[int] = mapped_column(Integer, default=2)
     runbooks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Not a foreign key (SQLite cannot add one to an existing table); deleting a policy
+    # clears it here.
+    escalation_policy_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ServiceDependency(Base):

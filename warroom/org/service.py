@@ -210,6 +210,7 @@ def list_teams(session: Session) -> list[dict[str, Any]]:
             "name": t.name,
             "description": t.description,
             "channel": t.channel,
+            "channel_url": t.channel_url,
             "members": sorted(members.get(t.id, [])),
         }
         for t in session.scalars(select(Team).order_by(Team.name))

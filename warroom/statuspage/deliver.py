@@ -8,7 +8,6 @@ recognisable. A failure raises, and the engine retries with backoff.
 from __future__ import annotations
 
 import os
-import smtplib
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,17 +15,9 @@ import httpx
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
+from warroom.notify.channels import smtp_send
 from warroom.statuspage import service
 from warroom.statuspage.render import INCIDENT_STATUS_LABELS, ts
-
-
-def _smtp_send(msg: EmailMessage) -> None:
-    host = os.environ.get("WARROOM_SMTP_HOST", "")
-    if not host:
-        raise RuntimeError("WARROOM_SMTP_HOST is not set; cannot send subscriber email")
-    port = int(os.environ.get("WARROOM_SMTP_PORT", "25"))
-    with smtplib.SMTP(host, port, timeout=30) as smtp:
-        smtp.send_message(msg)
 
 
 def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
@@ -45,7 +36,7 @@ def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
             f"updates.\n\nConfirm: {links['confirm']}\n\nIf it was not you, ignore this "
             "email: nothing will be sent without confirmation.\n"
         )
-        _smtp_send(msg)
+        smtp_send(msg)
         return
     pub, upd = info["incident"], info["update"]
     label = INCIDENT_STATUS_LABELS.get(upd.status, upd.status)
@@ -85,4 +76,4 @@ def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["X-Warroom-Idempotency-Key"] = info["idempotency_key"]
     msg.set_content(f"{pub.name}\n\n{label}: {upd.body}\n\nUnsubscribe: {links['unsubscribe']}\n")
-    _smtp_send(msg)
+    smtp_send(msg)
