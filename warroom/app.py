@@ -12,10 +12,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 import warroom
 from warroom.alerts.api import router as alerts_router
-from warroom.alerts.intake import OPENAPI_PATHS, OPENAPI_SCHEMAS, IntakeFastPath
+from warroom.alerts.intake import OPENAPI_PATHS, OPENAPI_SCHEMAS, intake_route, serve_intake
 from warroom.auth.api import router as auth_router
 from warroom.comms.api import router as comms_router
 from warroom.config.api import router as config_router
@@ -61,6 +62,19 @@ def validation_body(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
     }
 
 
+class WarroomApp(FastAPI):
+    """FastAPI, with the alert intake (`warroom.alerts.intake`) answered before the
+    framework and its middleware see the request: the storm path."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = intake_route(scope["path"])
+            if route is not None:
+                await serve_intake(self.state, route, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +83,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
         if ingestor is not None:
             await ingestor.close()
 
-    app = FastAPI(
+    app = WarroomApp(
         lifespan=lifespan,
         title="warroom",
         version=warroom.__version__,
@@ -117,7 +131,6 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(status_admin_router)
     app.add_middleware(StatusPageMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(IntakeFastPath)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,8 +1,8 @@
 """The alert intake: PagerDuty Events v2, change events and integration webhooks.
 
-It is the storm path, so it sits in front of the web framework as a plain ASGI layer:
-it reads the body, answers from the parsers and the group-committing ingestor, and
-hands every other request on untouched. Per request this skips routing, dependency
+It is the storm path, so the app answers these paths before the web framework sees
+the request (`warroom.app.WarroomApp`): it reads the body and answers from the parsers
+and the group-committing ingestor. Per request this skips routing, dependency
 injection and the framework's middleware, which cost more than the work itself.
 """
 
@@ -77,7 +77,8 @@ async def _lookup(ing: Ingestor, key: str) -> IntegrationRef | None:
     return await anyio.to_thread.run_sync(ing.lookup, key)
 
 
-async def pd_event(ing: Ingestor, raw: bytes, signature: str | None) -> Reply:
+async def pd_event(ing: Ingestor, raw: bytes, signature: str | None) -> Reply | bytes:
+    """The reply, or the JSON body of a 202 as bytes."""
     body, err = _decode(raw)
     if err:
         return err
@@ -85,20 +86,24 @@ async def pd_event(ing: Ingestor, raw: bytes, signature: str | None) -> Reply:
         key, event = parse_pagerduty(body)
     except InvalidEvent as exc:
         return _pd_error(exc.errors)
-    ref = await _lookup(ing, key)
+    found, ref = ing.cached(key)
+    if not found:
+        ref = await anyio.to_thread.run_sync(ing.lookup, key)
     if ref is None or ref.kind != "pagerduty":
         return _pd_error(["'routing_key' does not match a pagerduty integration"])
-    if not service.verify_signature(ref.hmac_secret, raw, signature):
+    if ref.hmac_secret and not service.verify_signature(ref.hmac_secret, raw, signature):
         return _pd_error([BAD_SIGNATURE], 401, "Signature check failed")
-    limited = _limited(ing, ref)
-    if limited:
-        return limited
+    if ref.rate_per_minute:
+        limited = _limited(ing, ref)
+        if limited:
+            return limited
     await ing.submit(ref, [event], incident_refs=False)
-    return (
-        202,
-        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
-        {},
-    )
+    # The reply of every accepted event, assembled from bytes: the storm path's
+    # commonest answer.
+    return _PD_ACCEPTED + orjson.dumps(event.dedup_key) + b"}"
+
+
+_PD_ACCEPTED = b'{"status":"success","message":"Event processed","dedup_key":'
 
 
 async def pd_change(ing: Ingestor, raw: bytes, signature: str | None) -> Reply:
@@ -171,49 +176,56 @@ def ingestor_for(app_state: Any) -> Ingestor:
     return ing
 
 
-class IntakeFastPath:
-    """ASGI layer that answers the intake paths and passes everything else on."""
+def intake_route(path: str) -> tuple[str, ...] | None:
+    """The intake's route for a POST to `path`, or None when it is not an intake path."""
+    if path in ("/v2/enqueue", "/v2/change/enqueue"):
+        return (path,)
+    if path.startswith("/integrations/") and path.count("/") == 3:
+        _, _, kind, key = path.split("/")
+        return ("webhook", kind, key)
+    return None
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
+async def serve_intake(
+    app_state: Any, route: tuple[str, ...], scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answers one intake request (see `intake_route`)."""
+    length = signature = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+        elif name == b"x-warroom-signature":
+            signature = value.decode("latin-1")
+    try:
+        raw = await _read(receive, length)
+    except TooLarge:
+        await _send(send, TOO_LARGE)
+        return
+    ing = ingestor_for(app_state)
+    if route[0] == "/v2/enqueue":
+        reply = await pd_event(ing, raw, signature)
+        if isinstance(reply, bytes):
+            await _send_json(send, 202, reply)
             return
-        path: str = scope["path"]
-        if path in ("/v2/enqueue", "/v2/change/enqueue"):
-            route: tuple[str, ...] = (path,)
-        elif path.startswith("/integrations/") and path.count("/") == 3:
-            _, _, kind, key = path.split("/")
-            route = ("webhook", kind, key)
-        else:
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        try:
-            raw = await _read(receive, headers.get("content-length"))
-        except TooLarge:
-            await _send(send, TOO_LARGE)
-            return
-        ing = ingestor_for(scope["app"].state)
-        signature = headers.get("x-warroom-signature")
-        if route[0] == "/v2/enqueue":
-            reply = await pd_event(ing, raw, signature)
-        elif route[0] == "/v2/change/enqueue":
-            reply = await pd_change(ing, raw, signature)
-        else:
-            reply = await webhook(ing, route[1], route[2], raw, signature)
-        await _send(send, reply)
+    elif route[0] == "/v2/change/enqueue":
+        reply = await pd_change(ing, raw, signature)
+    else:
+        reply = await webhook(ing, route[1], route[2], raw, signature)
+    await _send(send, reply)
 
 
-async def _read(receive: Receive, length: str | None) -> bytes:
+async def _read(receive: Receive, length: bytes | None) -> bytes:
     if length and length.isdigit() and int(length) > MAX_BODY:
         raise TooLarge
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")
+        if len(body) > MAX_BODY:
+            raise TooLarge
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -223,19 +235,27 @@ async def _read(receive: Receive, length: str | None) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return b"".join(chunks)
+
+
+_JSON = (b"content-type", b"application/json")
+
+
+async def _send_json(
+    send: Send, status: int, payload: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [_JSON, (b"content-length", b"%d" % len(payload))]
+    if extra:
+        headers += extra
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _send(send: Send, reply: Reply) -> None:
     status, body, extra = reply
-    payload = orjson.dumps(body)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        *((k.encode(), v.encode()) for k, v in extra.items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    headers = [(k.encode(), v.encode()) for k, v in extra.items()]
+    await _send_json(send, status, orjson.dumps(body), headers)
 
 
 def _schema_ref(name: str) -> dict[str, Any]:
