@@ -21,8 +21,10 @@ MAX_LEVELS = 20
 MAX_REPEAT = 10
 MAX_TIMEOUT_MINUTES = 24 * 60
 MAX_DELAY_MINUTES = 24 * 60
-# Deliveries retry with backoff this many times before a method counts as failed.
-MAX_ATTEMPTS = 5
+# A delivery is retried with exponential backoff (capped at 15 minutes) this many times
+# before the method counts as failed: about two hours, so a receiver that is down for a
+# while gets its pages once it is back (unless the page was acknowledged meanwhile).
+MAX_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
