@@ -24,6 +24,7 @@ class WebhookReceiver:
     """Records every POST; answers `status` (a test may set 503 to play a broken receiver)."""
 
     status: int = 200
+    delay: float = 0.0  # seconds each request takes (a slow receiver)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -34,6 +35,8 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                if receiver.delay:
+                    threading.Event().wait(receiver.delay)
                 with receiver.lock:
                     status = receiver.status
                     if status < 300:

@@ -32,7 +32,9 @@ HANDLERS: dict[str, Handler] = {}  # filled by warroom.engine.handlers
 # transaction (on SQLite: the write lock) is held while a receiver is slow.
 DbHandler = Callable[[Database, Clock, dict[str, Any]], None]
 DB_HANDLERS: dict[str, DbHandler] = {}
-LEASE = timedelta(minutes=2)
+# A claimed job whose worker died is taken over this long after the claim. Jobs are
+# short (a notification send times out after 10 s), so a crash delays work briefly.
+LEASE = timedelta(seconds=30)
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
