@@ -30,7 +30,9 @@ Handler = Callable[[Session, Clock, dict[str, Any]], None]
 HANDLERS: dict[str, Handler] = {}  # filled by warroom.engine.handlers
 # Handlers that talk to the outside world manage their own short transactions, so no
 # transaction (on SQLite: the write lock) is held while a receiver is slow.
-DbHandler = Callable[[Database, Clock, dict[str, Any]], None]
+# They may return a function that records their outcome in the transaction that marks
+# the job done.
+DbHandler = Callable[[Database, Clock, dict[str, Any]], Callable[[Session], None] | None]
 DB_HANDLERS: dict[str, DbHandler] = {}
 # A claimed job whose worker died is taken over this long after the claim. Jobs are
 # short (a notification send times out after 10 s), so a crash delays work briefly.
@@ -63,7 +65,7 @@ class Worker:
         self.kinds = kinds
         self.skip_kinds = skip_kinds
         self._stop = threading.Event()
-        self._claimed: dict[int, str] = {}
+        self._claimed: dict[int, tuple[str, dict[str, Any]]] = {}
         self._wake = wake_event()
 
     def _filter(self, q: Any) -> Any:
@@ -95,56 +97,75 @@ class Worker:
                 job.locked_by = self.name
                 job.locked_until = now + LEASE
                 job.attempts += 1
-                self._claimed[job.id] = job.kind
+                self._claimed[job.id] = (job.kind, dict(job.payload or {}))
             return [j.id for j in jobs]
 
-    def _run_outside(self, job_id: int, fn: DbHandler) -> None:
-        with self.db.read() as s:
-            job = s.get(Job, job_id)
-            if job is None or job.state != "running" or job.locked_by != self.name:
-                return
-            payload = dict(job.payload or {})
-        fn(self.db, self.clock, payload)
+    def _mine(self, job: Job | None) -> bool:
+        return job is not None and job.state == "running" and job.locked_by == self.name
+
+    def _run_outside(self, job_id: int, fn: DbHandler, payload: dict[str, Any]) -> None:
+        finish = fn(self.db, self.clock, payload)
         with self.db.session() as s:
             job = s.get(Job, job_id)
-            if job is not None and job.state == "running" and job.locked_by == self.name:
-                job.state = "done"
-                job.finished_at = self.clock.now()
-                job.locked_until = None
-
-    def run_job(self, job_id: int) -> None:
-        now = self.clock.now()
-        kind = self._claimed.pop(job_id, None)
-        try:
-            outside = DB_HANDLERS.get(kind) if kind else None
-            if outside is not None:
-                self._run_outside(job_id, outside)
+            if job is None or not self._mine(job):
                 return
-            with self.db.session() as s:
+            if finish is not None:
+                finish(s)
+            job.state = "done"
+            job.finished_at = self.clock.now()
+            job.locked_until = None
+
+    def _run_inside(self, job_ids: list[int]) -> None:
+        """Runs state-changing jobs in one transaction, each in its own savepoint: one
+        commit for the batch, and a failing job rolls back alone."""
+        now = self.clock.now()
+        failed: list[tuple[int, Exception]] = []
+        with self.db.session() as s:
+            for job_id in job_ids:
                 job = s.get(Job, job_id)
-                if job is None or job.state != "running" or job.locked_by != self.name:
-                    return
+                if job is None or not self._mine(job):
+                    continue
                 fn = HANDLERS.get(job.kind)
-                if fn is None:
-                    raise LookupError(f"no handler for job kind {job.kind!r}")
-                fn(s, self.clock, dict(job.payload or {}))
+                try:
+                    if fn is None:
+                        raise LookupError(f"no handler for job kind {job.kind!r}")
+                    with s.begin_nested():
+                        fn(s, self.clock, dict(job.payload or {}))
+                except Exception as exc:  # the job is retried; the others go on
+                    failed.append((job_id, exc))
+                    continue
                 job.state = "done"
                 job.finished_at = now
                 job.locked_until = None
+        for job_id, error in failed:
+            self._failed(job_id, error)
+
+    def _failed(self, job_id: int, exc: Exception) -> None:
+        log.warning("job %s failed: %s", job_id, exc)
+        now = self.clock.now()
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return
+            job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            job.locked_until = None
+            if job.attempts >= job.max_attempts:
+                job.state = "failed"
+                job.finished_at = now
+            else:
+                job.state = "pending"
+                job.due_at = now + backoff(job.attempts)
+
+    def run_job(self, job_id: int) -> None:
+        claimed = self._claimed.pop(job_id, None)
+        outside = DB_HANDLERS.get(claimed[0]) if claimed else None
+        if outside is None or claimed is None:
+            self._run_inside([job_id])
+            return
+        try:
+            self._run_outside(job_id, outside, claimed[1])
         except Exception as exc:  # the job is retried; the worker keeps going
-            log.warning("job %s failed: %s", job_id, exc)
-            with self.db.session() as s:
-                job = s.get(Job, job_id)
-                if job is None:
-                    return
-                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                job.locked_until = None
-                if job.attempts >= job.max_attempts:
-                    job.state = "failed"
-                    job.finished_at = now
-                else:
-                    job.state = "pending"
-                    job.due_at = now + backoff(job.attempts)
+            self._failed(job_id, exc)
 
     def run_due(self) -> int:
         """Runs every job due now; returns how many ran. Tests call this after moving time."""
@@ -153,8 +174,14 @@ class Worker:
             ids = self.claim()
             if not ids:
                 return total
+            inside = [i for i in ids if self._claimed.get(i, ("", {}))[0] not in DB_HANDLERS]
+            for i in inside:
+                self._claimed.pop(i, None)
+            if inside:
+                self._run_inside(inside)
             for job_id in ids:
-                self.run_job(job_id)
+                if job_id not in inside:
+                    self.run_job(job_id)
             total += len(ids)
 
     def next_due(self) -> datetime | None:

@@ -11,6 +11,7 @@ contact method. Every attempt and its outcome is written to the incident timelin
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -125,13 +126,16 @@ def compose(session: Session, n: Notification, esc: Escalation) -> channels.Mess
     return channels.Message(key=n.key, subject=subject[:200], text="\n".join(lines), data=data)
 
 
-def deliver(db: Database, clock: Clock, payload: dict[str, Any]) -> None:
-    """Engine handler (runs outside a transaction) for one delivery attempt."""
+def deliver(
+    db: Database, clock: Clock, payload: dict[str, Any]
+) -> Callable[[Session], None] | None:
+    """Engine handler (runs outside a transaction) for one delivery attempt; returns how
+    to record the outcome in the engine's closing transaction."""
     nid, attempt = int(payload["notification_id"]), int(payload.get("attempt", 1))
     with db.read() as s:
         n = s.get(Notification, nid)
         if n is None or n.state != "pending":
-            return
+            return None
         esc = s.get(Escalation, n.escalation_id)
         stopped = esc is None or (
             esc.state in ("acknowledged", "resolved") and not n.reason.startswith("fallback")
@@ -139,12 +143,14 @@ def deliver(db: Database, clock: Clock, payload: dict[str, Any]) -> None:
         msg = None if stopped or esc is None else compose(s, n, esc)
         kind, address, secret = n.kind, n.address, n.secret
     if msg is None:
-        with db.session() as s:
+
+        def skip(s: Session) -> None:
             row = s.get(Notification, nid)
             if row is not None and row.state == "pending":
                 row.state = "skipped"
                 row.last_error = "the page was acknowledged or resolved before it was sent"
-        return
+
+        return skip
     try:
         detail, ok = channels.send(kind, address, secret, msg), True
     except channels.DeliveryFailed as exc:
@@ -152,8 +158,7 @@ def deliver(db: Database, clock: Clock, payload: dict[str, Any]) -> None:
     except Exception as exc:  # a channel library failing in its own way is a failed attempt
         log.warning("notification %s: %s", nid, exc)
         detail, ok = f"{type(exc).__name__}: {exc}", False
-    with db.session() as s:
-        record_attempt(s, clock, nid, attempt, ok, detail[:500])
+    return lambda s: record_attempt(s, clock, nid, attempt, ok, detail[:500])
 
 
 def record_attempt(
