@@ -476,3 +476,44 @@ def test_paging_config_round_trips(
         config.apply(s, clock, cfg)
     with db.read() as s:
         assert config.export_data(s)["services"][0]["escalation_policy"] is None
+
+
+def test_apprise_urls_deliver_through_apprise(
+    db: Database,
+    clock: ManualClock,
+    people: dict[str, str],
+    hooks: dict[str, WebhookReceiver],
+    alice: Api,
+) -> None:
+    # Apprise's json:// target posts to a plain HTTP receiver, which stands in for the
+    # chat services Apprise speaks to (Slack, Teams, ntfy, ...).
+    apprise_url = hooks["bob"].url.replace("http://", "json://") + "/apprise"
+    cfg = paging_config(hooks)
+    cfg["users"][1]["contact_methods"] = [
+        {"name": "chat", "kind": "apprise", "address": apprise_url}
+    ]
+    cfg["escalation_policies"][0]["levels"] = [{"timeout_minutes": 5, "targets": [{"user": "bob"}]}]
+    with db.session() as s:
+        config.apply(s, clock, cfg)
+    ref = declare(alice)
+    Worker(db, clock).run_due()
+    assert len(hooks["bob"].received) == 1
+    got = hooks["bob"].received[0]
+    assert got.path == "/apprise"
+    body = got.json()
+    assert body["title"].startswith("[SEV-1] INC-") and "Card payments fail" in body["title"]
+    assert "Acknowledge: " in body["message"] and "ref: page:" in body["message"]
+    assert any(x.startswith("Notified bob by apprise") for x in page_lines(alice, ref))
+
+
+def test_unknown_apprise_urls_are_refused_with_the_field(
+    db: Database, clock: ManualClock, people: dict[str, str], hooks: dict[str, WebhookReceiver]
+) -> None:
+    cfg = paging_config(hooks)
+    cfg["users"][1]["contact_methods"] = [
+        {"name": "chat", "kind": "apprise", "address": "nosuchservice://token@host"}
+    ]
+    with db.session() as s, pytest.raises(ValidationFailed) as err:
+        config.apply(s, clock, cfg)
+    found = {p["location"]: p["message"] for p in err.value.extra["problems"]}
+    assert "Apprise does not understand" in found["users[1].contact_methods[0].address"]
