@@ -174,6 +174,7 @@ def set_contact(
         select(NotificationRule).where(NotificationRule.user_id == user.id)
     ):
         session.delete(rule)
+    session.flush()  # the rules go first: deleting a method cascades to its rules in the store
     for name, row in existing.items():
         if name not in names:
             session.delete(row)
