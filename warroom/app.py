@@ -23,6 +23,7 @@ from warroom.config.api import router as config_router
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.errors import DomainError
 from warroom.db.session import Database
+from warroom.escalation.api import router as paging_router
 from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feed_router as oncall_feed_router
 from warroom.oncall.api import router as oncall_router
@@ -33,6 +34,7 @@ from warroom.statuspage.public import router as statuspage_public_router
 from warroom.web.alert_pages import router as alert_pages_router
 from warroom.web.comms_pages import router as comms_pages_router
 from warroom.web.oncall_pages import router as oncall_pages_router
+from warroom.web.paging_pages import router as paging_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
 from warroom.web.status_admin import router as status_admin_router
@@ -126,6 +128,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(oncall_router)
     app.include_router(oncall_feed_router)
     app.include_router(oncall_pages_router)
+    app.include_router(paging_router)
+    app.include_router(paging_pages_router)
     app.include_router(statuspage_router)
     app.include_router(statuspage_public_router)
     app.include_router(status_admin_router)

@@ -23,6 +23,7 @@ from warroom.core.deps import clock, db
 from warroom.core.errors import DomainError
 from warroom.core.principal import Principal
 from warroom.core.security import constant_equals
+from warroom.escalation import service as paging
 from warroom.incidents import rules
 from warroom.incidents import service as incidents
 from warroom.org import service as org
@@ -253,6 +254,11 @@ def render_room(
         incident_alerts, _ = alerts.list_alerts(s, who, incident=str(inc.id), limit=200)
         users = [u.name for u in org.list_users(s) if u.active]
         sevs = [org.severity_dict(v) for v in org.severities(s)]
+        pages = [
+            paging.escalation_dict(s, e, with_notifications=True)
+            for e in paging.list_escalations(s, incident_id=inc.id, limit=20)
+        ]
+        policies = [p.name for p in paging.list_policies(s)]
     return templates.TemplateResponse(
         request,
         "room.html",
@@ -269,6 +275,8 @@ def render_room(
             "changes": changes,
             "alerts": incident_alerts,
             "composer": composer or {},
+            "pages": pages,
+            "policies": policies,
         },
     )
 

@@ -1,0 +1,256 @@
+"""What the paging API, web pages and CLI show and check: which pages a caller may see,
+whose contact methods a caller may read or change, the one-click page link, and the
+test notification an on-call engineer sends to check their setup."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.core.clock import Clock, iso
+from warroom.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from warroom.core.principal import Principal
+from warroom.escalation import service as paging
+from warroom.escalation.models import ContactMethod, Escalation, InstanceKey, Notification
+from warroom.notify import channels, links
+from warroom.org.models import User
+from warroom.org.service import user_by_name
+
+# --- which pages a caller may see -------------------------------------------------------
+
+
+def visible(session: Session, who: Principal, escalations: list[Escalation]) -> list[Escalation]:
+    """Escalations of private incidents are seen by those who may see the incident."""
+    from warroom.incidents.models import Incident
+    from warroom.incidents.service import visible_clause
+
+    ids = {e.incident_id for e in escalations if e.incident_id is not None}
+    if not ids or who.is_admin:
+        return escalations
+    seen = set(
+        session.scalars(select(Incident.id).where(Incident.id.in_(ids), visible_clause(who)))
+    )
+    return [e for e in escalations if e.incident_id is None or e.incident_id in seen]
+
+
+def get_visible(session: Session, who: Principal, escalation_id: int) -> Escalation:
+    esc = paging.get_escalation(session, escalation_id)
+    if not visible(session, who, [esc]):
+        # A private incident's page is indistinguishable from a missing one.
+        raise NotFound(f"page {escalation_id} not found", field="escalation_id")
+    return esc
+
+
+def incident_number(session: Session, who: Principal, ref: str, field: str = "incident") -> int:
+    """The number of an incident the caller may see; errors name `field`."""
+    from warroom.incidents import service as incidents
+
+    try:
+        return incidents.get_incident(session, who, ref).id
+    except DomainError as exc:
+        raise type(exc)(exc.message, field=field) from exc
+
+
+def list_for(
+    session: Session,
+    who: Principal,
+    *,
+    state: str | None = None,
+    incident: str | None = None,
+    user: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    incident_id = incident_number(session, who, incident) if incident else None
+    user_id = user_by_name(session, user).id if user else None
+    rows = paging.list_escalations(
+        session, state=state or None, incident_id=incident_id, user_id=user_id, limit=limit
+    )
+    return [paging.escalation_dict(session, e) for e in visible(session, who, rows)]
+
+
+def notified(session: Session, escalation_id: int) -> list[str]:
+    """Who this escalation notified (people by name, in order), for lists."""
+    rows = session.execute(
+        select(User.name)
+        .join(Notification, Notification.user_id == User.id)
+        .where(Notification.escalation_id == escalation_id)
+        .order_by(Notification.id)
+    )
+    return list(dict.fromkeys(name for (name,) in rows))
+
+
+# --- contact methods --------------------------------------------------------------------
+
+
+def contact_owner(session: Session, who: Principal, name: str, action: str) -> User:
+    """The user whose contact methods `who` wants to read or change: their own, or anyone's
+    for an admin."""
+    user = user_by_name(session, name)
+    if user.id != who.user_id and not who.is_admin:
+        raise Forbidden(f"only admins may {action} another user's contact methods", field="user")
+    return user
+
+
+def own_name(session: Session, who: Principal) -> str:
+    if who.user_id is None:
+        raise ValidationFailed("this token acts for no user; name one", field="user")
+    user = session.get(User, who.user_id)
+    if user is None:
+        raise NotFound("the token's user no longer exists", field="user")
+    return user.name
+
+
+def keep_secrets(
+    session: Session, user: User, methods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A method given without `secret` keeps the one it has (so editing what GET showed,
+    where secrets are hidden, does not drop them); an empty string removes it."""
+    current = {m.name: m.secret for m in paging.contact_methods(session, user.id)}
+    return [
+        {
+            **m,
+            "secret": current.get(str(m.get("name")), "")
+            if m.get("secret") is None
+            else m["secret"],
+        }
+        for m in methods
+    ]
+
+
+@dataclass(frozen=True)
+class Channel:
+    user: str
+    method: str
+    kind: str
+    address: str
+    secret: str
+
+
+def contact_channel(session: Session, user: User, method: str) -> Channel:
+    row = session.scalar(
+        select(ContactMethod).where(ContactMethod.user_id == user.id, ContactMethod.name == method)
+    )
+    if row is None:
+        names = [m.name for m in paging.contact_methods(session, user.id)]
+        known = f"; {user.name} has {', '.join(names)}" if names else f"; {user.name} has none"
+        raise NotFound(f"no contact method named {method!r}{known}", field="method")
+    return Channel(user.name, row.name, row.kind, row.address, row.secret)
+
+
+def send_test(clock: Clock, ch: Channel) -> dict[str, Any]:
+    """Sends a test notification now (no transaction is open meanwhile); raises
+    channels.DeliveryFailed with the channel's own message."""
+    now = clock.now()
+    key = f"test:{ch.user}:{ch.method}:{secrets.token_hex(6)}"
+    base = links.base_url()
+    msg = channels.Message(
+        key=key,
+        subject=f"warroom test notification for {ch.user} ({ch.method})",
+        text=(
+            f"This is a test of {ch.user}'s contact method {ch.method!r} ({ch.kind}), "
+            f"sent at {iso(now)}.\nNothing needs doing: if you can read this, pages reach you "
+            "this way." + (f"\n\n{base}" if base else "")
+        ),
+        data={
+            "event": "test",
+            "recipient": ch.user,
+            "method": ch.method,
+            "kind": ch.kind,
+            "sent_at": iso(now),
+        },
+    )
+    try:
+        outcome = channels.send(ch.kind, ch.address, ch.secret, msg)
+    except channels.DeliveryFailed:
+        raise
+    except Exception as exc:  # a channel library failing its own way is a failed send
+        raise channels.DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    return {
+        "user": ch.user,
+        "method": ch.method,
+        "kind": ch.kind,
+        "ok": True,
+        "outcome": outcome,
+        "idempotency_key": key,
+        "sent_at": iso(now),
+    }
+
+
+# --- the one-click link -----------------------------------------------------------------
+
+
+def link_target(session: Session, token: str) -> tuple[Notification, Escalation, str] | None:
+    """The notification, escalation and action a genuine link names, else None. Reads only:
+    an installation that never signed a link has no key, so no token is genuine."""
+    row = session.get(InstanceKey, links.KEY_NAME)
+    if row is None or len(token) > 200:
+        return None
+    found = links.verify(row.value.encode(), token)
+    if found is None:
+        return None
+    nid, action = found
+    n = session.get(Notification, nid)
+    if n is None:
+        return None
+    esc = session.get(Escalation, n.escalation_id)
+    if esc is None:
+        return None
+    return n, esc, action
+
+
+def recipient(session: Session, n: Notification) -> Principal:
+    """Who acts through a link: the notification's recipient (a responder for this page), or
+    the team channel that received the fallback."""
+    if n.user_id is not None:
+        user = session.get(User, n.user_id)
+        if user is not None:
+            return Principal(role="responder", user_id=user.id, name=user.name)
+    return Principal(role="responder", user_id=None, name="fallback channel")
+
+
+def link_view(session: Session, n: Notification, esc: Escalation, action: str) -> dict[str, Any]:
+    """What the link page shows: what was paged, for whom, and where it stands now."""
+    from warroom.alerts.models import Alert
+    from warroom.incidents.models import Incident
+    from warroom.incidents.rules import short_id
+
+    who = recipient(session, n)
+    out: dict[str, Any] = {
+        "action": action,
+        "verb": "Acknowledge" if action == "ack" else "Resolve",
+        "escalation_id": esc.id,
+        "policy": esc.policy_name,
+        "title": esc.title,
+        "severity": None,
+        "status": None,
+        "incident": None,
+        "incident_number": None,
+        "alert_id": esc.alert_id,
+        "for": who.name,
+        "reason": n.reason,
+        "kind": n.kind,
+        "state": esc.state,
+        "acknowledged_by": esc.acknowledged_by or None,
+        "acknowledged_at": iso(esc.acknowledged_at) if esc.acknowledged_at else None,
+        "resolved_at": iso(esc.resolved_at) if esc.resolved_at else None,
+        "started_at": iso(esc.started_at),
+    }
+    if esc.incident_id is not None:
+        inc = session.get(Incident, esc.incident_id)
+        if inc is not None:
+            out.update(
+                title=inc.title,
+                severity=inc.severity,
+                status=inc.status,
+                incident=short_id(inc.id),
+                incident_number=inc.id,
+            )
+    elif esc.alert_id is not None:
+        alert = session.get(Alert, esc.alert_id)
+        if alert is not None:
+            out.update(title=alert.summary, severity=alert.source_severity, status=alert.status)
+    return out
