@@ -15,6 +15,7 @@ from warroom.cli.alerts import alert, change, integration, silence
 from warroom.cli.incident import incident
 from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
+from warroom.cli.paging import contact, escalation, page
 from warroom.cli.status import status
 from warroom.settings import Settings
 
@@ -212,6 +213,9 @@ main.add_command(change)
 main.add_command(integration)
 main.add_command(status)
 main.add_command(oncall)
+main.add_command(page)
+main.add_command(escalation)
+main.add_command(contact)
 
 
 if __name__ == "__main__":
