@@ -77,7 +77,7 @@ def test_unrecorded_facts_are_placeholders_and_warnings(alice: Api, clock: Manua
     assert "%" not in email["text"] and "Share of customers" not in email["text"]
 
 
-def test_posting_records_a_communication_event_with_pending_delivery(
+def test_posting_records_a_communication_event_without_a_channel(
     alice: Api, carol: Api, clock: ManualClock
 ) -> None:
     declare(alice, impact_summary="Checkout fails for everyone.")
@@ -90,13 +90,13 @@ def test_posting_records_a_communication_event_with_pending_delivery(
     out = r.json()
     assert "Rolling back now." in out["text"]
     assert "Next update: 2026-03-02 09:40 UTC" in out["text"]  # SEV-1: every 30 min
-    assert out["delivery"] == "pending"
+    assert out["delivery"] == "none"
     events = timeline(alice, kind="communication")
     assert len(events) == 1
     assert events[0]["text"] == out["text"]
     assert events[0]["data"]["template"] == "status"
     assert events[0]["data"]["audience"] == "internal"
-    assert events[0]["data"]["delivery"] == "pending"
+    assert events[0]["data"]["delivery"] == "none"
     # Viewers may read but not post.
     assert carol.post("/api/v1/incidents/1/updates", json={"template": "status"}).status_code == 403
     bad = alice.post("/api/v1/incidents/1/updates", json={"template": "nope"})
@@ -223,3 +223,68 @@ def test_customer_email_and_summary_after_resolution_and_extra_is_not_a_template
     alice.post("/api/v1/incidents/1/status", json={"status": "closed"})
     closed = alice.post("/api/v1/incidents/1/updates", json={"template": "resolution"})
     assert closed.status_code == 409
+
+
+def test_internal_updates_reach_the_owning_teams_channel(
+    alice: Api, db: Database, clock: ManualClock
+) -> None:
+    from tests.receivers import WebhookReceiver
+
+    hook = WebhookReceiver().start()
+    try:
+        with db.session() as s:
+            config.apply(
+                s,
+                clock,
+                {
+                    "teams": [
+                        {
+                            "name": "payments",
+                            "channel": "#team-payments",
+                            "channel_url": hook.url + "/chat",
+                        },
+                        {"name": "search"},
+                    ],
+                    "services": [
+                        {"name": "checkout", "owner": "payments"},
+                        {"name": "catalog", "owner": "search"},
+                    ],
+                },
+            )
+        declare(alice, services=["checkout", "catalog"])
+        hook.status = 503  # the chat service is down at first
+        r = alice.post(
+            "/api/v1/incidents/1/updates",
+            json={"template": "status", "extra": "Rolling back.", "audience": "internal"},
+        )
+        out = r.json()
+        assert out["delivery"] == "queued" and out["channels"] == ["#team-payments"]
+        worker = Worker(db, clock)
+        worker.run_due()
+        failed = timeline(alice, kind="delivery")
+        assert len(failed) == 1
+        assert failed[0]["text"].startswith(
+            "Delivering the update to #team-payments failed (attempt 1): webhook"
+        )
+        assert "HTTP 503" in failed[0]["text"] and "retrying at" in failed[0]["text"]
+        hook.status = 200
+        clock.advance(minutes=1)
+        worker.run_due()
+        assert len(hook.received) == 1
+        got = hook.received[0]
+        assert got.path == "/chat"
+        assert got.headers["idempotency-key"] == f"update:{out['event']['id']}:1"
+        assert "Rolling back." in got.json()["text"]
+        assert got.json()["incident"]["id"] == "INC-1"
+        done = timeline(alice, kind="delivery")
+        assert done[-1]["text"] == "Update delivered to #team-payments: webhook answered HTTP 200"
+        # External updates are for the status page; they are not posted to chat.
+        r = alice.post(
+            "/api/v1/incidents/1/updates",
+            json={"template": "statuspage_investigating", "audience": "external"},
+        )
+        assert r.json()["delivery"] == "none" and "status page" in r.json()["delivery_note"]
+        worker.run_due()
+        assert len(hook.received) == 1
+    finally:
+        hook.stop()

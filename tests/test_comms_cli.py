@@ -39,7 +39,7 @@ def test_update_previews_then_posts(cli: Run) -> None:
     out = json.loads(r.stdout)
     assert out["preview"] is False and "Rolling back." in out["text"]
     assert out["event"]["kind"] == "communication" and out["event"]["data"]["template"] == "status"
-    assert out["delivery"] == "pending"
+    assert out["delivery"] == "none"
     r = cli("incident", "update", "1", "--template", "tweet", ok=False)
     assert "Invalid value for '--template'" in r.stderr
 

@@ -43,7 +43,7 @@ def test_composer_previews_then_posts(as_alice: Browser, alice: Api, clock: Manu
     tl = alice.get("/api/v1/incidents/1").json()["timeline"]
     comms = [e for e in tl if e["kind"] == "communication"]
     assert len(comms) == 1 and "Rolling back." in comms[0]["text"]
-    assert comms[0]["data"]["delivery"] == "pending"
+    assert comms[0]["data"]["delivery"] == "none"
 
 
 def test_composer_errors_are_shown_not_500(as_alice: Browser, alice: Api, admin: Api) -> None:  # noqa: F811

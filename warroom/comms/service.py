@@ -1,7 +1,8 @@
 """Facts for templates, template selection, posting updates and the update cadence.
 
-Delivery to chat channels comes with the notification channels of the paging work;
-until then a posted update is recorded in the timeline with `delivery: pending`.
+A posted internal update goes to the chat channels of the teams that own the incident's
+services (warroom/comms/deliver.py); external updates reach customers through the status
+page, which stays an explicit step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.comms import templates as tpl
+from warroom.comms.deliver import queue_update, team_channels
 from warroom.comms.models import CommsTemplate
 from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import ValidationFailed
@@ -24,10 +26,10 @@ from warroom.incidents.models import Incident, TimelineEvent
 from warroom.org.service import severity_by_name
 
 MAX_EXTRA = 5_000
-DELIVERY_NOTE = (
-    "delivery to chat channels is pending the notification channels (paging work); "
-    "this update is recorded in the timeline only"
+NO_CHANNEL = (
+    "recorded in the timeline only: no team owning the incident's services has a channel_url"
 )
+EXTERNAL_NOTE = "recorded in the timeline; publish it on the status page to reach customers"
 
 
 def fmt_time(value: datetime | None) -> str | None:
@@ -217,8 +219,15 @@ def post_update(
     rendered = render_update(session, clock, inc, template=template, audience=audience, extra=extra)
     out = rendered.to_dict()
     out["preview"] = preview
-    out["delivery"] = "pending"
-    out["delivery_note"] = DELIVERY_NOTE
+    teams = team_channels(session, inc.id) if rendered.audience == "internal" else []
+    if teams:
+        out["delivery"] = "queued"
+        out["channels"] = [t.channel or t.name for t in teams]
+        out["delivery_note"] = "queued for " + ", ".join(out["channels"])
+    else:
+        out["delivery"] = "none"
+        out["channels"] = []
+        out["delivery_note"] = NO_CHANNEL if rendered.audience == "internal" else EXTERNAL_NOTE
     if preview:
         out["event"] = None
         return out
@@ -234,10 +243,12 @@ def post_update(
             "audience": rendered.audience,
             "source": rendered.source,
             "warnings": rendered.warnings,
-            "delivery": "pending",
-            "delivery_note": DELIVERY_NOTE,
+            "delivery": out["delivery"],
+            "channels": out["channels"],
+            "delivery_note": out["delivery_note"],
         },
     )
+    queue_update(session, clock, ev, teams)
     out["event"] = incidents.event_dict(ev)
     schedule_cadence(session, clock, inc)
     return out
@@ -328,7 +339,6 @@ def check_cadence(session: Session, clock: Clock, payload: dict[str, Any]) -> No
                 "cadence_key": key,
                 "round": rnd,
                 "remind": who,
-                "delivery": "pending",
             },
         )
     nxt = due + timedelta(minutes=minutes * (rnd + 1))

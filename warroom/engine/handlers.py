@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from warroom.comms.deliver import JOB as COMMS_DELIVER_JOB
+from warroom.comms.deliver import deliver as comms_deliver
 from warroom.comms.service import check_cadence
 from warroom.engine.worker import DB_HANDLERS, HANDLERS
 from warroom.escalation.service import NOTIFY_JOB, STEP_JOB, run_step
@@ -20,3 +22,4 @@ HANDLERS["comms_cadence"] = check_cadence
 
 HANDLERS[STEP_JOB] = run_step
 DB_HANDLERS[NOTIFY_JOB] = notify_deliver
+DB_HANDLERS[COMMS_DELIVER_JOB] = comms_deliver
