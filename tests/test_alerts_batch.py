@@ -125,3 +125,48 @@ def test_repeats_answer_with_their_incident(db: Database, clock: ManualClock, ad
     (again,) = _submit_together(db, clock, [[_ev("trigger", "k", severity="critical")]])
     assert again[0].action == "updated" and again[0].incident == "INC-1"
     assert again[0].alert_id == first[0].alert_id
+
+
+def test_failures_neither_lose_nor_double_count_repeats(
+    db: Database, clock: ManualClock, admin: Api, monkeypatch: Any
+) -> None:
+    """A batch whose long path fails is retried request by request; repeats already
+    bumped (on PostgreSQL, in a statement of their own) are not bumped twice, and a
+    failed bump leaves them to the transaction."""
+    from sqlalchemy import Connection
+
+    from warroom.alerts import repeats, service
+
+    _integration(admin)
+    _submit_together(db, clock, [[_ev("trigger", "a")], [_ev("trigger", "b")]])
+
+    real_ingest = service.ingest
+    failed = []
+
+    def ingest_failing_once(*args: Any, **kw: Any) -> Any:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("injected")
+        return real_ingest(*args, **kw)
+
+    monkeypatch.setattr(service, "ingest", ingest_failing_once)
+    out = _submit_together(
+        db, clock, [[_ev("trigger", "a")], [_ev("trigger", "b"), _ev("trigger", "new")]]
+    )
+    assert failed
+    assert [[o.action for o in r] for r in out] == [["updated"], ["updated", "created"]]
+
+    real_bump = repeats.bump_open
+
+    def bump_failing_on_its_own_connection(conn: Any, *args: Any) -> Any:
+        if isinstance(conn, Connection):
+            raise RuntimeError("injected")
+        return real_bump(conn, *args)
+
+    monkeypatch.setattr(repeats, "bump_open", bump_failing_on_its_own_connection)
+    out = _submit_together(db, clock, [[_ev("trigger", "a")], [_ev("trigger", "b")]])
+    assert [[o.action for o in r] for r in out] == [["updated"], ["updated"]]
+    rows = _alerts(db)
+    assert rows[("a", "triggered")].occurrences == 3
+    assert rows[("b", "triggered")].occurrences == 3
+    assert rows[("new", "triggered")].occurrences == 1

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from sqlalchemy import Connection
+
 from warroom.alerts import repeats, service
 from warroom.alerts.models import Integration
 from warroom.alerts.parsers import ChangePayload, NormalizedEvent
@@ -86,9 +88,7 @@ class Ingestor:
         self.limiter = RateLimiter()
         self._keys: dict[str, tuple[float, IntegrationRef | None]] = {}
         # One writer per event loop (a test may serve the same app from two loops).
-        self._writers: dict[
-            asyncio.AbstractEventLoop, tuple[asyncio.Queue[_Item], asyncio.Task[None]]
-        ] = {}
+        self._writers: dict[asyncio.AbstractEventLoop, _Writer] = {}
 
     def cached(self, key: str) -> tuple[bool, IntegrationRef | None]:
         hit = self._keys.get(key)
@@ -120,22 +120,27 @@ class Ingestor:
     ) -> Any:
         loop = asyncio.get_running_loop()
         writer = self._writers.get(loop)
-        if writer is None or writer[1].done():
+        if writer is None or writer.task.done():
             q: asyncio.Queue[_Item] = asyncio.Queue()
-            writer = (q, loop.create_task(self._run(q)))
+            writer = _Writer(q)
+            writer.task = loop.create_task(self._run(writer))
             self._writers[loop] = writer
         future: asyncio.Future[Any] = loop.create_future()
-        writer[0].put_nowait(_Item(ref.id, events or [], change, future, incident_refs))
+        writer.queue.put_nowait(_Item(ref.id, events or [], change, future, incident_refs))
         return await future
 
     async def close(self) -> None:
         """Finishes what is queued on this loop, then stops its writer task."""
         writer = self._writers.pop(asyncio.get_running_loop(), None)
-        if writer is not None and not writer[1].done():
-            writer[0].put_nowait(_STOP)
-            await writer[1]
+        if writer is None:
+            return
+        if not writer.task.done():
+            writer.queue.put_nowait(_STOP)
+            await writer.task
+        writer.close()
 
-    async def _run(self, q: asyncio.Queue[_Item]) -> None:
+    async def _run(self, writer: _Writer) -> None:
+        q = writer.queue
         while True:
             first = await q.get()
             if first is _STOP:
@@ -150,18 +155,19 @@ class Ingestor:
                     stop = True
                     break
                 batch.append(nxt)
-            self._commit(batch)
+            self._commit(batch, writer)
             if stop:
                 return
 
-    def _commit(self, batch: list[_Item]) -> None:
+    def _commit(self, batch: list[_Item], writer: _Writer) -> None:
+        bumped = self._bump_first(batch, writer) if self.db.dialect == "postgresql" else None
         try:
-            results = self._apply(batch)
+            results = self._apply(batch, bumped)
         except Exception:
             log.exception("ingest batch of %d failed; retrying one by one", len(batch))
             for item in batch:
                 try:
-                    (result,) = self._apply([item])
+                    (result,) = self._apply([item], bumped)
                     _settle(item, result=result)
                 except Exception as exc:
                     _settle(item, error=exc)
@@ -169,7 +175,34 @@ class Ingestor:
         for item, result in zip(batch, results, strict=True):
             _settle(item, result=result)
 
-    def _apply(self, batch: list[_Item]) -> list[Any]:
+    def _bump_first(self, batch: list[_Item], writer: _Writer) -> dict[int, repeats.Bumped]:
+        """PostgreSQL: the batch's repeats of open alerts, one statement per integration,
+        each committed on its own (autocommit) on a connection the writer keeps. For a
+        batch of repeats only, the usual storm, that is one round trip in all, where a
+        transaction takes a pool checkout with its ping, BEGIN, the statement and
+        COMMIT."""
+        events_of: dict[int, list[NormalizedEvent]] = {}
+        for item in batch:
+            if item.change is None:
+                events_of.setdefault(item.integration_id, []).extend(item.events)
+        now = self.clock.now()
+        bumped: dict[int, repeats.Bumped] = {}
+        try:
+            conn = writer.connection(self.db)
+            for integ_id, events in events_of.items():
+                bumped[integ_id] = repeats.bump_open(
+                    conn, integ_id, repeats.repeat_rows(events), now
+                )
+                conn.commit()  # ends SQLAlchemy's transaction; autocommit sends nothing
+        except Exception:
+            # The integrations not bumped have no entry: their repeats go the long way.
+            log.exception("bumping the repeats of a batch failed; the transaction does it")
+            writer.close()
+        return bumped
+
+    def _apply(
+        self, batch: list[_Item], bumped: dict[int, repeats.Bumped] | None = None
+    ) -> list[Any]:
         """One transaction for the batch, and one `ingest` call per integration: the
         events of all its requests are applied together (in arrival order), and each
         request gets back the outcomes of its own events."""
@@ -211,6 +244,7 @@ class Ingestor:
                     events,
                     partial(integration, integ_id),
                     incident_refs=refs,
+                    bumped=None if bumped is None else bumped.get(integ_id, {}),
                 )
                 at = 0
                 for i in indexes:
@@ -230,6 +264,29 @@ def _settle(item: _Item, result: Any = None, error: BaseException | None = None)
 
 
 _STOP = _Item(integration_id=-1)
+
+
+@dataclass
+class _Writer:
+    """One event loop's writer: its queue, its task and, on PostgreSQL, the connection
+    it keeps for the repeats."""
+
+    queue: asyncio.Queue[_Item]
+    task: asyncio.Task[None] = field(init=False)
+    conn: Connection | None = None
+
+    def connection(self, db: Database) -> Connection:
+        if self.conn is None:
+            self.conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            try:
+                conn.close()
+            except Exception:
+                log.exception("closing the writer's connection failed")
 
 
 def _ref(row: Integration) -> IntegrationRef:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 from warroom.alerts import service
@@ -43,14 +43,27 @@ FROM b
 WHERE alerts.integration_id = :integration AND alerts.dedup_key = b.k
     AND alerts.status != 'resolved'
 {_RETURNING}""",
+    # Each batch row finds its alert by the (integration_id, dedup_key) index in a
+    # subquery, then the update goes by primary key. A plain join of the batch rows
+    # with alerts lets the planner hash the integration's open alerts instead: with
+    # 5,000 open alerts, 1.6 ms per batch of 30 against 0.7 ms. The status is checked
+    # again on the row itself, in case a responder resolved it in between.
     "postgresql": f"""
+WITH b AS MATERIALIZED (
+    SELECT b.n, b.s, b.v, (
+        SELECT a.id FROM alerts AS a
+        WHERE a.integration_id = :integration AND a.dedup_key = b.k
+            AND a.status != 'resolved'
+    ) AS id
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS b(k text, n integer, s text, v text)
+)
 UPDATE alerts SET
     occurrences = alerts.occurrences + b.n,
     last_seen = :now,
     summary = coalesce(b.s, alerts.summary),
     source_severity = b.v
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS b(k text, n integer, s text, v text)
-WHERE alerts.integration_id = :integration AND alerts.dedup_key = b.k
+FROM b
+WHERE alerts.id = ANY(ARRAY(SELECT id FROM b)) AND alerts.id = b.id
     AND alerts.status != 'resolved'
 {_RETURNING}""",
 }
@@ -60,22 +73,50 @@ _STATEMENTS: dict[str, TextClause] = {
 }
 
 
+Bumped = dict[str, tuple[int, int | None]]
+
+
+def repeat_rows(events: list[NormalizedEvent]) -> dict[str, list[Any]]:
+    """The keys whose events are all triggers: dedup key -> [count, last non-empty
+    summary or None, last severity]."""
+    rows: dict[str, list[Any]] = {}
+    others: set[str] = set()
+    for ev in events:
+        key = ev.dedup_key
+        if key in others:
+            continue
+        if ev.action != "trigger":
+            others.add(key)
+            rows.pop(key, None)
+            continue
+        row = rows.get(key)
+        if row is None:
+            rows[key] = [1, ev.summary or None, ev.severity]
+        else:
+            row[0] += 1
+            row[1] = ev.summary or row[1]
+            row[2] = ev.severity
+    return rows
+
+
 def bump_open(
-    session: Session, integration_id: int, rows: dict[str, list[Any]], now: datetime
-) -> dict[str, tuple[int, int | None]]:
-    """Adds repeats to the open alerts of `rows` (dedup key -> [count, last non-empty
-    summary or None, last severity]); returns dedup key -> (alert id, incident id) for
-    the keys that had an open alert."""
+    db: Session | Connection, integration_id: int, rows: dict[str, list[Any]], now: datetime
+) -> Bumped:
+    """Adds the repeats of `rows` (see `repeat_rows`) to their open alerts; returns dedup
+    key -> (alert id, incident id) for the keys that had an open alert."""
     if not rows:
         return {}
-    stmt = _STATEMENTS[session.get_bind().dialect.name]
+    bind = db.get_bind() if isinstance(db, Session) else db
     payload = orjson.dumps(
         [
             {"k": k, "n": n, "s": summary, "v": severity}
             for k, (n, summary, severity) in rows.items()
         ]
     ).decode()
-    result = session.execute(stmt, {"rows": payload, "now": now, "integration": integration_id})
+    result = db.execute(
+        _STATEMENTS[bind.dialect.name],
+        {"rows": payload, "now": now, "integration": integration_id},
+    )
     return {key: (alert_id, incident_id) for key, alert_id, incident_id in result}
 
 
@@ -86,31 +127,18 @@ def ingest(
     events: list[NormalizedEvent],
     integration: Callable[[], Integration],
     incident_refs: bool = True,
+    bumped: Bumped | None = None,
 ) -> list[service.Outcome]:
     """`service.ingest` with the repeats of open alerts taken out first (see the module's
     docstring). `integration()` loads the integration row, needed only when some events
-    are not repeats; it raises if the integration is gone."""
-    repeats: dict[str, list[Any]] = {}
-    others: set[str] = set()
-    for ev in events:
-        key = ev.dedup_key
-        if key in others:
-            continue
-        if ev.action != "trigger":
-            others.add(key)
-            repeats.pop(key, None)
-            continue
-        row = repeats.get(key)
-        if row is None:
-            repeats[key] = [1, ev.summary or None, ev.severity]
-        else:
-            row[0] += 1
-            row[1] = ev.summary or row[1]
-            row[2] = ev.severity
-    bumped = bump_open(session, integration_id, repeats, clock.now())
-    if not others and len(bumped) == len(repeats):
-        return [_updated(ev.dedup_key, bumped[ev.dedup_key]) for ev in events]
+    are not repeats; it raises if the integration is gone. `bumped` says which keys'
+    repeats were already applied (by `bump_open`, in a transaction of their own); when
+    it is None, they are applied here, in the session's transaction."""
+    if bumped is None:
+        bumped = bump_open(session, integration_id, repeat_rows(events), clock.now())
     rest = [ev for ev in events if ev.dedup_key not in bumped]
+    if not rest:
+        return [_updated(ev.dedup_key, bumped[ev.dedup_key]) for ev in events]
     rest_out = iter(
         service.ingest(session, clock, integration(), rest, incident_refs=incident_refs)
     )
