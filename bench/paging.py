@@ -133,10 +133,28 @@ def configure(api: httpx.Client, hook: str) -> str:
         ],
         "teams": [{"name": "payments", "members": ["oncall"]}],
         "services": [{"name": "checkout", "owner": "payments", "escalation_policy": "payments"}],
+        # Pages go to whoever the schedule says is on call, as in real use: every step
+        # expands the schedule at its instant.
+        "schedules": [
+            {
+                "name": "payments",
+                "team": "payments",
+                "timezone": "Europe/Berlin",
+                "layers": [
+                    {
+                        "name": "primary",
+                        "members": ["oncall"],
+                        "shift": "weekly",
+                        "handoff": "Monday 10:00",
+                        "start": "2026-01-05",
+                    }
+                ],
+            }
+        ],
         "escalation_policies": [
             {
                 "name": "payments",
-                "levels": [{"timeout_minutes": 60, "targets": [{"user": "oncall"}]}],
+                "levels": [{"timeout_minutes": 60, "targets": [{"schedule": "payments"}]}],
             }
         ],
         "integrations": [{"name": "monitoring", "kind": "pagerduty", "service": "checkout"}],
@@ -209,7 +227,7 @@ def latency_phase(
 def pending_phase(url: str, n: int, spread: float) -> tuple[list[float], float]:
     db = Database(url)
     clock = SystemClock()
-    plan = rules.Plan((rules.Level(60, (rules.Target("user", "oncall"),)),))
+    plan = rules.Plan((rules.Level(60, (rules.Target("schedule", "payments"),)),))
     first_due = datetime.now(UTC) + timedelta(seconds=15 + n / 500)
     bar = Progress("writing pending escalations", n)
     ids: list[int] = []
