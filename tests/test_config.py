@@ -28,9 +28,15 @@ def api(client: TestClient, db: Database, clock: ManualClock) -> Api:
 
 
 def acme() -> Doc:
-    """The example organisation; its alerting and on-call sections have tests of their own."""
+    """The example organisation; its alerting, on-call and paging sections have tests of
+    their own."""
     data = load(EXAMPLE).data
-    return {k: v for k, v in data.items() if k not in ("integrations", "alert_rules", "schedules")}
+    skip = ("integrations", "alert_rules", "schedules", "escalation_policies")
+    doc = {k: v for k, v in data.items() if k not in skip}
+    doc["services"] = [
+        {k: v for k, v in s.items() if k != "escalation_policy"} for s in doc["services"]
+    ]
+    return doc
 
 
 def apply(api: Api, doc: Doc, dry_run: bool = False) -> Any:
@@ -483,6 +489,7 @@ def test_load_example_folder_merges_files() -> None:
         "integrations",
         "alert_rules",
         "schedules",
+        "escalation_policies",
     }
     assert len(loaded.data["users"]) == 6
     file, line = loaded.locate(("services", 0, "owner")) or ("", 0)
@@ -584,7 +591,7 @@ def test_loaded_locations_point_at_offending_fields(api: Api, tmp_path: Path) ->
     assert r.status_code == 422
     problem = r.json()["problems"][0]
     assert problem["location"] == "services[2].owner"
-    assert loaded.locate(tuple(problem["path"])) == (str(services), 16)
+    assert loaded.locate(tuple(problem["path"])) == (str(services), 18)
 
 
 def test_alerting_sections_apply_export_and_route(api: Api, client: Any) -> None:

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api, free_port
 from tests.paging_support import SECRET, Receiver, apply, declare, organisation
 from tests.test_fuzz_api import json_values
+from warroom.config.loader import load
 from warroom.core.clock import ManualClock
 from warroom.db.session import Database
 from warroom.engine.worker import Worker
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme"
 
 
 @pytest.fixture
@@ -53,6 +58,37 @@ def test_policies_show_levels_fallback_and_services(alice: Api, org: Receiver) -
     ]
     r = alice.get("/api/v1/escalation-policies/nope")
     assert r.status_code == 404 and r.json()["field"] == "policy"
+
+
+def test_the_example_organisation_declares_its_paging_and_round_trips(
+    admin: Api, db: Database, clock: ManualClock
+) -> None:
+    """examples/acme: a policy per team, services naming theirs, a person with contact
+    methods; an export applies back unchanged."""
+    apply(admin, load(EXAMPLE).data)
+    policies = {p["name"]: p for p in admin.get("/api/v1/escalation-policies").json()}
+    assert set(policies) == {"payments", "platform", "discovery"}
+    assert policies["payments"]["services"] == ["checkout", "payments-api"]
+    assert policies["platform"]["services"] == ["kafka", "postgres-main"]
+    assert policies["discovery"]["services"] == ["search"]
+    assert policies["payments"]["levels"][1]["targets"] == [
+        {"type": "schedule", "name": "payments", "level": 2}
+    ]
+    assert (policies["payments"]["repeat"], policies["payments"]["fallback"]) == (1, "payments")
+    dave = admin.get("/api/v1/users/dave/contact").json()
+    assert [m["name"] for m in dave["contact_methods"]] == ["pager-app", "work-email"]
+    assert dave["notification_rules"][1] == {"method": "work-email", "after_minutes": 2}
+    exported = yaml.safe_load(admin.get("/api/v1/config/export").text)
+    r = admin.post("/api/v1/config/apply", json={"config": exported})
+    assert r.status_code == 200 and r.json()["changes"] == []
+
+    declare(admin, services=["checkout", "notifications"])
+    Worker(db, clock, kinds=("escalation_step",)).run_due()  # steps only: nothing is sent
+    [page] = admin.get("/api/v1/pages").json()
+    assert (page["policy"], page["levels"], page["passes"]) == ("payments", 3, 2)
+    detail = admin.get(f"/api/v1/pages/{page['id']}").json()
+    assert len({n["user"] for n in detail["notifications"]}) == 1  # the primary on call
+    assert detail["notifications"][0]["reason"].endswith("(schedule payments)")
 
 
 # --- a page from declaration to resolution ----------------------------------------------
