@@ -66,7 +66,7 @@ def test_list_show_ack_and_resolve_pages(
     assert "  level            1/2 pass 1/1\n" in shown
     assert (
         "  notification 1: alice by webhook [sent] level 1, pass 1 (schedule payments)\n"
-        "    attempt 1 2026-03-02 09:00 UTC ok: webhook answered HTTP 200\n"
+        "    attempt 1 2026-03-02 09:00:00 UTC ok: webhook answered HTTP 200\n"
     ) in shown
     assert "notification 2: alice by webhook [pending]" in shown
     assert json.loads(cli("alice", "page", "show", "1", "--json").output)["notifications"]

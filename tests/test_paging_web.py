@@ -206,14 +206,20 @@ def test_room_paging_panel_shows_who_was_notified_and_acknowledges(
 
     r = as_alice.client.post("/pages/1/ack", data={"csrf": "forged", "back": "/incidents/1"})
     assert r.status_code == 403
-    clock.advance(minutes=1)
+    clock.advance(minutes=5)
+    worker.run_due()
+    shown = panel(as_alice)
+    assert "Level 2 of 2, pass 1 of 1 · unanswered, the fallback is told at 2026-03-02 09:15" in (
+        shown
+    )
     as_alice.get("/incidents/1")
     r = as_alice.submit("/pages/1/ack", back="/incidents/1")
     assert r.url.path == "/incidents/1"
     shown = panel(as_alice)
     assert "acknowledged payments #1" in shown
-    assert "acknowledged by alice at 2026-03-02 09:01:00 UTC" in shown
-    assert "skipped" in shown and "Acknowledge" not in shown
+    assert "acknowledged by alice at 2026-03-02 09:05:00 UTC" in shown
+    assert "bob webhook level 2, pass 1 (user bob) sent" in shown
+    assert "Acknowledge" not in shown
 
 
 def test_paging_someone_from_the_room(

@@ -15,11 +15,11 @@ json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readab
 STATES = ["active", "triggered", "acknowledged", "exhausted", "resolved"]
 
 
-def _short(value: str | None) -> str:
+def _short(value: str | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     if not value:
         return ""
     t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t.strftime("%Y-%m-%d %H:%M UTC")
+    return t.strftime(fmt)
 
 
 def _subject(p: dict[str, Any]) -> str:
@@ -92,9 +92,8 @@ def page_show(page_id: int, as_json: bool) -> None:
         click.echo(f"  notification {n['id']}: {who} by {n['kind']} [{n['state']}] {n['reason']}")
         for a in n["log"]:
             mark = "ok" if a["ok"] else "failed"
-            click.echo(
-                f"    attempt {a.get('attempt', '?')} {_short(a['at'])} {mark}: {a['detail']}"
-            )
+            at = _short(a["at"], "%Y-%m-%d %H:%M:%S UTC")
+            click.echo(f"    attempt {a.get('attempt', '?')} {at} {mark}: {a['detail']}")
         if n["state"] == "skipped" and n["last_error"]:
             click.echo(f"    skipped: {n['last_error']}")
 
