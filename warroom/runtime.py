@@ -11,6 +11,11 @@ from warroom.org.service import Bootstrap, ensure_defaults
 def open_store(url: str, clock: Clock | None = None) -> tuple[Database, Bootstrap]:
     db = Database(url)
     upgrade(db.engine)
+    clock = clock or SystemClock()
     with db.session() as s:
-        boot = ensure_defaults(s, clock or SystemClock())
+        boot = ensure_defaults(s, clock)
+    # Each schedule's next handoff note is drafted by the engine; make sure it is due.
+    from warroom.oncall.handoff_service import ensure_jobs
+
+    ensure_jobs(db, clock)
     return db, boot

@@ -1,4 +1,4 @@
-"""`warroom oncall now|show|override|overrides|report|feed`"""
+"""`warroom oncall now|show|override|overrides|report|feed|handoffs|handoff|remark|health`"""
 
 from __future__ import annotations
 
@@ -233,3 +233,237 @@ def feed(schedule: str | None, user: str | None, as_json: bool) -> None:
         return
     click.echo(f"Calendar feed for {body['for']} (keep it secret, shown once):")
     click.echo(f"  {client.url}{body['path']}")
+
+
+# --- handoffs -------------------------------------------------------------------------------
+
+
+@oncall.command("handoffs")
+@click.option("--schedule", "-s", default=None, help="one schedule (default: all)")
+@click.option("--user", "-u", default=None, help="handoffs this person gave or took")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@json_flag
+def handoffs(schedule: str | None, user: str | None, limit: int, as_json: bool) -> None:
+    """Handoff notes, newest first: who handed over to whom, and what the note holds."""
+    body = Client().get("/api/v1/oncall/handoffs", schedule=schedule, user=user, limit=limit)
+    if as_json:
+        emit_json(body)
+        return
+    table(
+        [
+            (
+                h["id"],
+                h["schedule"],
+                h["level_name"],
+                _short(h["at"]),
+                f"{h['outgoing']} → {h['incoming']}",
+                h["summary"]["open_incidents"],
+                f"{h['summary']['alerts']} ({h['summary']['non_actionable_alerts']} non-act.)",
+                f"{h['summary']['pages']} ({h['summary']['off_hours_pages']} off-hours)",
+                h["summary"]["changes"],
+                h["summary"]["remarks"],
+            )
+            for h in body
+        ],
+        [
+            "id",
+            "schedule",
+            "level",
+            "at",
+            "handoff",
+            "open inc.",
+            "alerts",
+            "pages",
+            "changes",
+            "remarks",
+        ],
+    )
+
+
+_MARKS = {"ok": "[ok]", "check": "[ ]", "warning": "[!]"}
+
+
+def _print_handoff(h: dict[str, Any]) -> None:
+    note = h["note"]
+    out = click.echo
+    out(
+        f"Handoff {h['id']}: {h['schedule']} ({h['level_name']}), "
+        f"{h['outgoing']} → {h['incoming']} at {_short(h['at'])}"
+    )
+    out(
+        f"{h['outgoing']}'s shift: {_short(note['shift']['start'])} → "
+        f"{_short(note['shift']['end'])}"
+    )
+    out(f"Services: {', '.join(note['services']) or 'none'}")
+    inc = note["incidents"]
+    out("")
+    out(f"Open incidents ({len(inc['open']) + inc['private_open']})")
+    for i in inc["open"]:
+        cmd = f"commander {i['commander']}" if i["commander"] else "no commander"
+        out(f"  {i['id']}  {i['severity']}  {i['status']}  {cmd}  {i['title']}")
+    if inc["private_open"]:
+        out(f"  (and {inc['private_open']} private, visible to its participants)")
+    out(f"  Declared during the shift: {inc['declared']}, resolved: {inc['resolved']}")
+    al = note["alerts"]
+    out("")
+    out(
+        f"Alerts ({al['total']}: {al['actionable']} actionable, "
+        f"{al['non_actionable']} marked non-actionable)"
+    )
+    for g in al["top"]:
+        extra = []
+        if g["non_actionable"]:
+            extra.append(f"{g['non_actionable']} non-actionable")
+        if g["incidents"]:
+            extra.append(", ".join(g["incidents"]))
+        out(
+            f"  {g['alerts']}×  {g['summary']}  [{g['service'] or '-'}]"
+            + (f"  {'; '.join(extra)}" if extra else "")
+        )
+    pg = note["pages"]
+    out("")
+    out(
+        f"Pages to {h['outgoing']} ({pg['count']}: {pg['off_hours']} off-hours, "
+        f"{pg['non_actionable']} non-actionable)"
+    )
+    for p in pg["items"]:
+        flags = [p["state"]]
+        if p["acknowledged_by"]:
+            flags.append(f"acknowledged by {p['acknowledged_by']}")
+        if p["off_hours"]:
+            flags.append("off-hours")
+        if p["non_actionable"]:
+            flags.append("non-actionable")
+        out(f"  {_short(p['at'])}  {p['incident'] or ''}  {p['title']}  ({', '.join(flags)})")
+    ch = note["changes"]
+    out("")
+    out(f"Changes ({ch['total']})")
+    for c in ch["items"]:
+        out(f"  {_short(c['at'])}  {c['kind']}  {c['service'] or '-'}  {c['summary']}")
+    out("")
+    out("Questions for the note")
+    for q in note["prompts"]:
+        out(f"  - {q}")
+    out("")
+    out(f"Start-of-shift checklist for {h['incoming']}")
+    for item in h["checklist"]:
+        out(f"  {_MARKS.get(item['status'], '[ ]')} {item['text']}")
+        out(f"       {item['detail']}")
+    out("")
+    out(f"Remarks ({len(h['remarks'])})")
+    for r in h["remarks"]:
+        out(f"  {r['author']} ({r['role']}), {_short(r['at'])}:")
+        for line in r["text"].splitlines() or [""]:
+            out(f"    {line}")
+
+
+@oncall.command("handoff")
+@click.argument("handoff_id", type=int)
+@json_flag
+def handoff(handoff_id: int, as_json: bool) -> None:
+    """One handoff: the outgoing note, the incoming checklist and the remarks."""
+    body = Client().get(f"/api/v1/oncall/handoffs/{handoff_id}")
+    if as_json:
+        emit_json(body)
+        return
+    _print_handoff(body)
+
+
+@oncall.command("remark")
+@click.argument("handoff_id", type=int)
+@click.argument("text")
+@json_flag
+def remark(handoff_id: int, text: str, as_json: bool) -> None:
+    """Add your own words to a handoff note (you handed over, or took over)."""
+    body = Client().post(f"/api/v1/oncall/handoffs/{handoff_id}/remarks", {"text": text})
+    if as_json:
+        emit_json(body)
+        return
+    click.echo(f"Remark added to handoff {handoff_id} ({body['summary']['remarks']} in all)")
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+def _share(n: int, share: float) -> str:
+    return f"{n} ({round(share * 100)}%)"
+
+
+@oncall.command("health")
+@click.option("--schedule", "-s", default=None, help="one rotation (default: all)")
+@click.option("--user", "-u", default=None, help="one person")
+@click.option("--since", default="28d", show_default=True, help="how far back: 28d, 4w, 72h")
+@json_flag
+def health(schedule: str | None, user: str | None, since: str, as_json: bool) -> None:
+    """On-call health per person and rotation: shifts, pages per shift, off-hours pages
+    (in each person's zone), non-actionable pages, and flags."""
+    body = Client().get("/api/v1/oncall/health", schedule=schedule, user=user, since=since)
+    if as_json:
+        emit_json(body)
+        return
+    click.echo(f"On-call health, {_short(body['start'])} → {_short(body['end'])}")
+    click.echo("")
+    table(
+        [
+            (
+                p["user"],
+                p["timezone"],
+                p["shifts"],
+                p["hours"],
+                p["pages"],
+                "—" if p["pages_per_shift"] is None else p["pages_per_shift"],
+                _share(p["off_hours_pages"], p["off_hours_share"]),
+                _share(p["non_actionable_pages"], p["non_actionable_share"]),
+                ", ".join(p["flags"]),
+            )
+            for p in body["people"]
+        ],
+        [
+            "person",
+            "timezone",
+            "shifts",
+            "hours",
+            "pages",
+            "pages/shift",
+            "off-hours",
+            "non-actionable",
+            "flags",
+        ],
+    )
+    click.echo("")
+    table(
+        [
+            (
+                r["schedule"],
+                len(r["people"]),
+                r["shifts"],
+                r["pages"],
+                "—" if r["pages_per_shift"] is None else r["pages_per_shift"],
+                _share(r["off_hours_pages"], r["off_hours_share"]),
+                _share(r["non_actionable_pages"], r["non_actionable_share"]),
+                ", ".join(r["flags"]),
+            )
+            for r in body["rotations"]
+        ],
+        [
+            "rotation",
+            "people",
+            "shifts",
+            "pages",
+            "pages/shift",
+            "off-hours",
+            "non-actionable",
+            "flags",
+        ],
+    )
+    click.echo("")
+    t = body["thresholds"]
+    if body["flags"]:
+        click.echo("Flags:")
+        for f in body["flags"]:
+            click.echo(f"  ! {f['message']}")
+    else:
+        click.echo(
+            f"No flags: nobody above {round(t['non_actionable_share'] * 100)}% non-actionable "
+            f"pages or at {t['off_hours_pages']} off-hours pages."
+        )

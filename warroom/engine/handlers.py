@@ -9,6 +9,8 @@ from warroom.engine.worker import DB_HANDLERS, HANDLERS
 from warroom.escalation.service import NOTIFY_JOB, STEP_JOB, run_step
 from warroom.incidents.service import check_response_target
 from warroom.notify.deliver import deliver as notify_deliver
+from warroom.oncall.handoff_service import HANDOFF_JOB
+from warroom.oncall.handoff_service import run_job as run_handoff_job
 from warroom.statuspage.deliver import deliver as statuspage_deliver
 from warroom.statuspage.service import fan_out as statuspage_fan_out
 from warroom.statuspage.service import run_maintenance_step
@@ -18,6 +20,7 @@ HANDLERS["statuspage_maintenance"] = run_maintenance_step
 HANDLERS["statuspage_fanout"] = statuspage_fan_out
 HANDLERS["statuspage_deliver"] = statuspage_deliver
 HANDLERS["comms_cadence"] = check_cadence
+HANDLERS[HANDOFF_JOB] = run_handoff_job
 
 
 HANDLERS[STEP_JOB] = run_step

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock, ensure_utc
-from warroom.oncall import rules
+from warroom.oncall import handoff_service, rules
 from warroom.oncall.models import LayerMember, Schedule, ScheduleLayer
 from warroom.oncall.service import (
     WARN_DAYS,
@@ -133,6 +133,8 @@ def apply(session: Session, clock: Clock, doc: ConfigDoc) -> None:
             for k, m in enumerate(layer.members):
                 session.add(LayerMember(layer_id=lrow.id, position=k, user_id=users[m]))
         session.flush()
+        # The next handoff's note is drafted by the engine (a no-op if it is scheduled).
+        handoff_service.schedule_next(session, clock, row)
 
 
 def export(session: Session) -> list[dict[str, Any]]:

@@ -361,7 +361,15 @@ def create_override(
     )
     session.add(row)
     session.flush()
+    _handoffs_changed(session, clock, schedule)
     return row
+
+
+def _handoffs_changed(session: Session, clock: Clock, schedule: Schedule) -> None:
+    """An override adds or moves handoffs: schedule the job for the next one."""
+    from warroom.oncall.handoff_service import schedule_next  # it builds on this module
+
+    schedule_next(session, clock, schedule)
 
 
 def list_overrides(
@@ -373,12 +381,13 @@ def list_overrides(
     return list(session.scalars(q.order_by(ScheduleOverride.starts_at, ScheduleOverride.id)))
 
 
-def delete_override(session: Session, schedule: Schedule, override_id: int) -> None:
+def delete_override(session: Session, schedule: Schedule, override_id: int, clock: Clock) -> None:
     row = session.get(ScheduleOverride, override_id)
     if row is None or row.schedule_id != schedule.id:
         raise NotFound(f"schedule {schedule.name!r} has no override {override_id}", field="id")
     session.delete(row)
     session.flush()
+    _handoffs_changed(session, clock, schedule)
 
 
 # --- calendar feeds -------------------------------------------------------------------------

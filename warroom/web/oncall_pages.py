@@ -1,5 +1,7 @@
-"""Web page for on-call: a two-week timeline per schedule, overrides marked, gaps and
-burnout warnings shown. Server-rendered bars (positioned by percentage), no scripts."""
+"""Web pages for on-call: a two-week timeline per schedule, overrides marked, gaps and
+burnout warnings shown, recent handoffs and the rotation's health; one page per handoff
+note with its checklist and remarks. Server-rendered bars (positioned by percentage),
+no scripts."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from warroom.core.deps import clock, db
-from warroom.core.errors import DomainError
-from warroom.oncall import rules, service
+from warroom.core.errors import DomainError, NotFound
+from warroom.oncall import handoff_service, health, health_service, rules, service
 from warroom.org.models import Team
-from warroom.web.routes import back, csrf_ok, csrf_rejected, current, templates
+from warroom.web.routes import back, csrf_ok, csrf_rejected, current, error_page, templates
 
 router = APIRouter(include_in_schema=False)
+RECENT_HANDOFFS = 6
 
 
 @dataclass
@@ -83,7 +86,9 @@ def _layer_label(layer: rules.Layer) -> str:
     return f"{layer.name} · {layer.zone}" + ("" if layer.name == level else f" · {level}")
 
 
-def schedule_view(s: Any, row: Any, now: datetime, days: int) -> dict[str, Any]:
+def schedule_view(
+    s: Any, row: Any, now: datetime, days: int, pages: list[health_service.PageRow]
+) -> dict[str, Any]:
     tz = rules.zone(row.timezone)
     start = rules.localize(datetime.combine(now.astimezone(tz).date(), datetime.min.time()), tz)
     end = rules.localize(
@@ -138,6 +143,11 @@ def schedule_view(s: Any, row: Any, now: datetime, days: int) -> dict[str, Any]:
         "overrides": [
             service.override_dict(s, o, row.name) for o in service.list_overrides(s, row, now)
         ],
+        "handoffs": handoff_service.handoff_list(
+            s, handoff_service.list_handoffs(s, schedule=row.name, limit=RECENT_HANDOFFS)
+        ),
+        "health": health_service.report(s, now, schedule=row.name, pages=pages),
+        "business_hours": "–".join(t.strftime("%H:%M") for t in health_service.business_hours(row)),
         "start": start,
         "end": end,
     }
@@ -151,7 +161,9 @@ def oncall_page(request: Request, schedule: str = "", error: str = "") -> Respon
         rows = service.list_schedules(s)
         if schedule:
             rows = [r for r in rows if r.name == schedule]
-        views = [schedule_view(s, r, now, service.PAGE_DAYS) for r in rows]
+        # The health sections of every schedule share the last 28 days of pages.
+        pages = health_service.load_pages(s, now - health.DEFAULT_PERIOD, now) if rows else []
+        views = [schedule_view(s, r, now, service.PAGE_DAYS, pages) for r in rows]
         users = sorted(u for u in service._user_names(s).values())
     return templates.TemplateResponse(
         request,
@@ -213,7 +225,7 @@ async def override_delete(request: Request, name: str, override_id: int) -> Resp
 
     def work() -> None:
         with db(request).session() as s:
-            service.delete_override(s, service.get_schedule(s, name), override_id)
+            service.delete_override(s, service.get_schedule(s, name), override_id, clock(request))
 
     try:
         await anyio.to_thread.run_sync(work)
@@ -233,3 +245,39 @@ def _local(text: str, tz: Any, field: str) -> datetime:
     if naive.tzinfo is not None:
         return naive
     return rules.localize(naive, tz)
+
+
+@router.get("/oncall/handoffs/{handoff_id}", response_class=HTMLResponse)
+def handoff_page(request: Request, handoff_id: int, error: str = "") -> Response:
+    who, csrf = current(request)
+    with db(request).read() as s:
+        try:
+            row = handoff_service.get_handoff(s, handoff_id)
+        except NotFound as exc:
+            return error_page(request, exc.message, 404, who)
+        h = handoff_service.handoff_dict(s, row, who=who)
+    return templates.TemplateResponse(
+        request,
+        "oncall_handoff.html",
+        {"user": who, "csrf": csrf, "h": h, "error": error},
+    )
+
+
+@router.post("/oncall/handoffs/{handoff_id}/remarks")
+async def handoff_remark(request: Request, handoff_id: int) -> Response:
+    who, csrf = current(request)
+    form = await request.form()
+    if not csrf_ok(csrf, str(form.get("csrf", ""))):
+        return csrf_rejected(request, who)
+    url = f"/oncall/handoffs/{handoff_id}"
+
+    def work() -> None:
+        with db(request).session() as s:
+            row = handoff_service.get_handoff(s, handoff_id)
+            handoff_service.add_remark(s, clock(request), who, row, str(form.get("text", "")))
+
+    try:
+        await anyio.to_thread.run_sync(work)
+    except DomainError as exc:
+        return back(url, exc.message)
+    return back(url + "#remarks")
