@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock, iso
-from warroom.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from warroom.core.errors import DomainError, Forbidden, NotFound
 from warroom.core.principal import Principal
 from warroom.escalation import service as paging
 from warroom.escalation.models import ContactMethod, Escalation, InstanceKey, Notification
@@ -93,15 +93,6 @@ def contact_owner(session: Session, who: Principal, name: str, action: str) -> U
     if user.id != who.user_id and not who.is_admin:
         raise Forbidden(f"only admins may {action} another user's contact methods", field="user")
     return user
-
-
-def own_name(session: Session, who: Principal) -> str:
-    if who.user_id is None:
-        raise ValidationFailed("this token acts for no user; name one", field="user")
-    user = session.get(User, who.user_id)
-    if user is None:
-        raise NotFound("the token's user no longer exists", field="user")
-    return user.name
 
 
 def keep_secrets(
