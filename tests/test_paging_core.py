@@ -517,3 +517,20 @@ def test_unknown_apprise_urls_are_refused_with_the_field(
         config.apply(s, clock, cfg)
     found = {p["location"]: p["message"] for p in err.value.extra["problems"]}
     assert "Apprise does not understand" in found["users[1].contact_methods[0].address"]
+
+
+def test_config_without_contact_settings_leaves_them_alone(
+    db: Database, clock: ManualClock, people: dict[str, str], hooks: dict[str, WebhookReceiver]
+) -> None:
+    with db.session() as s:
+        config.apply(s, clock, paging_config(hooks))
+    cfg = paging_config(hooks)
+    for u in cfg["users"]:
+        del u["contact_methods"]
+        u.pop("notification_rules", None)
+    with db.session() as s:
+        changes = config.apply(s, clock, cfg)
+    assert [c for c in changes if c.kind == "users"] == []
+    with db.read() as s:
+        alice = next(u for u in config.export_data(s)["users"] if u["name"] == "alice")
+    assert [m["name"] for m in alice["contact_methods"]] == ["phone", "pager"]

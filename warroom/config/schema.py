@@ -61,8 +61,9 @@ class UserDoc(Doc):
     full_name: str = ""
     timezone: str = "UTC"
     role: Literal["viewer", "responder", "admin"] = "responder"
-    contact_methods: list[ContactMethodDoc] = []
-    notification_rules: list[NotificationRuleDoc] = []
+    # Absent: the person's contact methods and rules (set through the API or CLI) stay.
+    contact_methods: list[ContactMethodDoc] | None = None
+    notification_rules: list[NotificationRuleDoc] | None = None
 
 
 USER_CONTACT_FIELDS = {"contact_methods", "notification_rules"}

@@ -242,6 +242,8 @@ def _norm(kind: str, item: dict[str, Any]) -> dict[str, Any]:
         item = {**item, "members": sorted(set(item["members"]))}
     if kind == "services":
         item = {**item, "depends_on": sorted(set(item["depends_on"]))}
+    if kind == "users":  # absent contact settings are left as they are
+        item = {k: v for k, v in item.items() if k not in USER_CONTACT_FIELDS or v is not None}
     return item
 
 

@@ -85,7 +85,7 @@ def check(
                 problems.append((("teams", i, "channel_url"), exc.message))
     for i, u in enumerate(doc.users or []):
         names: set[str] = set()
-        for j, m in enumerate(u.contact_methods):
+        for j, m in enumerate(u.contact_methods or []):
             mat: Path_ = ("users", i, "contact_methods", j)
             if m.name in names:
                 problems.append(((*mat, "name"), f"duplicate contact method {m.name!r}"))
@@ -94,7 +94,7 @@ def check(
                 paging.check_method(m.kind, m.address, "x")
             except ValidationFailed as exc:
                 problems.append(((*mat, (exc.field or "x.address").split(".")[-1]), exc.message))
-        for j, r in enumerate(u.notification_rules):
+        for j, r in enumerate(u.notification_rules or []):
             if r.method not in names:
                 problems.append(
                     (
@@ -163,13 +163,15 @@ def apply_services(session: Session, doc: ConfigDoc) -> None:
 def apply_users(session: Session, doc: ConfigDoc) -> None:
     assert doc.users is not None
     for u in doc.users:
+        if u.contact_methods is None and u.notification_rules is None:
+            continue  # managed through the API or CLI
         row = session.scalar(select(User).where(User.name == u.name))
         assert row is not None
         paging.set_contact(
             session,
             row,
-            [m.model_dump() for m in u.contact_methods],
-            [r.model_dump() for r in u.notification_rules],
+            [m.model_dump() for m in u.contact_methods or []],
+            [r.model_dump() for r in u.notification_rules or []],
         )
 
 
