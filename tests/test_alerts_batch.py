@@ -170,3 +170,28 @@ def test_failures_neither_lose_nor_double_count_repeats(
     assert rows[("a", "triggered")].occurrences == 3
     assert rows[("b", "triggered")].occurrences == 3
     assert rows[("new", "triggered")].occurrences == 1
+
+
+def test_writer_refreshes_statistics_as_a_storm_grows_the_table(
+    db: Database, clock: ManualClock, admin: Api
+) -> None:
+    _integration(admin)
+    ing = Ingestor(db, clock, analyze_after=3)
+    with db.read() as s:
+        from warroom.alerts.ingest import _ref
+
+        ref = _ref(s.query(Integration).one())
+
+    async def run() -> None:
+        try:
+            await asyncio.gather(*(ing.submit(ref, [_ev("trigger", f"k{i}")]) for i in range(5)))
+        finally:
+            await ing.close()
+
+    asyncio.run(run())
+    assert len(_alerts(db)) == 5
+    if db.dialect == "postgresql":
+        assert ing._analyzing is not None and ing._analyzing.done()
+        assert ing._rows_at_analyze == 5
+    else:
+        assert ing._analyzing is None
