@@ -2,7 +2,8 @@
 Prometheus Alertmanager's own intake, plus a kill -9 durability check.
 
     python bench/ingest.py [--store sqlite|postgresql|both] [--duration 10]
-                           [--connections 32] [--keys 5000] [--rate 1000] [--no-crash]
+                           [--warmup 2] [--connections 32] [--keys 5000] [--rate 1000]
+                           [--no-crash]
 
 Needs Debian's `wrk` and `prometheus-alertmanager` (installed with apt-get when run
 as root). Talks to 127.0.0.1 only and stops by itself. Prints its figures; the last
@@ -244,10 +245,19 @@ def restart(store_url: str, old: Server) -> subprocess.Popen[bytes]:
 # --- per store ----------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class StoreFigures:
     store: str
     max_rate: WrkResult | None = None
+    # Server process CPU per event during the maximum-rate run: steadier than events/s
+    # on a machine that does other work too.
+    cpu_us_per_event: float = float("nan")
     fixed: dict[str, float] = field(default_factory=dict)
     crash: CrashResult | None = None
     stored_alerts: int = 0
@@ -287,13 +297,19 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> StoreFigur
             trust_env=False,
             json={"name": "bench", "kind": "pagerduty"},
         ).json()["key"]
-        log(f"[{store}] warm-up ...")
+        log(f"[{store}] warm-up ({args.warmup}s) ...")
         run_wrk(
-            server.url, PD_LUA.format(keys=args.keys, key=key, seed=1), args.connections, 2, workdir
+            server.url,
+            PD_LUA.format(keys=args.keys, key=key, seed=1),
+            args.connections,
+            args.warmup,
+            workdir,
         )
         log(
             f"[{store}] {args.connections} connections for {args.duration}s, {args.keys} dedup keys ..."
         )
+        assert server.proc is not None
+        cpu = cpu_seconds(server.proc.pid)
         figures.max_rate = run_wrk(
             server.url,
             PD_LUA.format(keys=args.keys, key=key, seed=2),
@@ -301,7 +317,12 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> StoreFigur
             args.duration,
             workdir,
         )
-        log(f"[{store}] {figures.max_rate.rps:,.0f} events/s")
+        cpu = cpu_seconds(server.proc.pid) - cpu
+        figures.cpu_us_per_event = cpu * 1e6 / max(figures.max_rate.requests, 1)
+        log(
+            f"[{store}] {figures.max_rate.rps:,.0f} events/s, server CPU "
+            f"{figures.cpu_us_per_event:.0f} us/event, load average {loadavg()}"
+        )
         log(f"[{store}] fixed rate {args.rate}/s for {args.fixed_seconds}s ...")
         fixed = run_paced(
             server.url,
@@ -371,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
     p.add_argument("--duration", type=int, default=10, help="seconds of maximum-rate load")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="seconds of load before it: at 2 s some keys are still new in the measured run",
+    )
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--keys", type=int, default=5000, help="distinct dedup keys")
     p.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
@@ -395,11 +422,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.connections} connections, {args.keys} dedup keys, "
         "202 only after commit\n"
     )
-    print(f"{'':26}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'':26}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/ev':>11}")
     for r in results:
         assert r.max_rate
         cells = r.max_rate.row()
-        print(f"{'warroom ' + r.store:26}{cells[0]:>10}{cells[1]:>9}{cells[2]:>9}{cells[3]:>8}")
+        print(
+            f"{'warroom ' + r.store:26}{cells[0]:>10}{cells[1]:>9}{cells[2]:>9}{cells[3]:>8}"
+            f"{r.cpu_us_per_event:>11.0f}"
+        )
     if am:
         cells = am.row()
         print(f"{'alertmanager (memory)':26}{cells[0]:>10}{cells[1]:>9}{cells[2]:>9}{cells[3]:>8}")
@@ -430,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
                     {
                         "store": r.store,
                         "events_per_s": r.max_rate.rps if r.max_rate else None,
+                        "server_cpu_us_per_event": round(r.cpu_us_per_event, 1),
                         "fixed": r.fixed,
                         "crash_missing": len(r.crash.missing) if r.crash else None,
                     }
