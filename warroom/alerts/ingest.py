@@ -234,6 +234,8 @@ class Ingestor:
                 events_of.setdefault(item.integration_id, []).extend(item.events)
         now = self.clock.now()
         bumped: dict[int, repeats.Bumped] = {}
+        if not events_of:
+            return bumped
         try:
             conn = writer.connection(self.db)
             for integ_id, events in events_of.items():
