@@ -22,9 +22,12 @@ def enqueue(
     payload: dict[str, Any] | None = None,
     now: datetime,
     max_attempts: int = 8,
+    fresh: bool = False,
 ) -> Job | None:
-    """Adds a job unless one with the same idempotency key exists (then returns None)."""
-    if session.scalar(select(Job.id).where(Job.key == key)) is not None:
+    """Adds a job unless one with the same idempotency key exists (then returns None).
+    `fresh` skips that look-up for a key that cannot exist yet (the unique index still
+    guards it)."""
+    if not fresh and session.scalar(select(Job.id).where(Job.key == key)) is not None:
         return None
     job = Job(
         kind=kind,

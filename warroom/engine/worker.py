@@ -121,8 +121,9 @@ class Worker:
         now = self.clock.now()
         failed: list[tuple[int, Exception]] = []
         with self.db.session() as s:
+            jobs = {j.id: j for j in s.scalars(select(Job).where(Job.id.in_(job_ids)))}
             for job_id in job_ids:
-                job = s.get(Job, job_id)
+                job = jobs.get(job_id)
                 if job is None or not self._mine(job):
                     continue
                 fn = HANDLERS.get(job.kind)

@@ -410,9 +410,10 @@ def page_directly(
 
 
 def resolve_targets(
-    session: Session, targets: tuple[rules.Target, ...], at: datetime
+    session: Session, targets: tuple[rules.Target, ...], at: datetime, reuse: bool = False
 ) -> tuple[list[tuple[User, str]], list[str]]:
-    """The people a level pages (each once, with why) and problems worth a timeline line."""
+    """The people a level pages (each once, with why) and problems worth a timeline line.
+    `reuse` keeps loaded schedules for the session (the engine's batch of steps)."""
     from warroom.oncall.service import on_call_user_ids
 
     people: dict[int, tuple[User, str]] = {}
@@ -427,7 +428,7 @@ def resolve_targets(
                 ids = [uid]
         elif t.type == "schedule":
             try:
-                ids = on_call_user_ids(session, t.name, at, t.level)
+                ids = on_call_user_ids(session, t.name, at, t.level, reuse=reuse)
             except NotFound:
                 problems.append(f"schedule {t.name} does not exist")
             else:
@@ -466,10 +467,12 @@ def add_notification(
     reason: str,
     due_at: datetime,
     step: tuple[int, int] | None = None,
+    fresh: bool = False,
 ) -> Notification | None:
     """A notification and its first delivery job (None if the key exists already).
-    `step` is (pass, level); the escalation's current step by default."""
-    if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
+    `step` is (pass, level); the escalation's current step by default. `fresh` skips the
+    look-up for a key that cannot exist yet (a step fires once)."""
+    if not fresh and session.scalar(select(Notification.id).where(Notification.key == key)):
         return None
     n = Notification(
         escalation_id=esc.id,
@@ -499,6 +502,7 @@ def add_notification(
         payload={"notification_id": n.id, "attempt": 1},
         now=now,
         max_attempts=20,
+        fresh=True,  # the notification was just created
     )
     return n
 
@@ -510,7 +514,13 @@ def page_user(
     their account email if they have no methods)."""
     now = clock.now()
     base = f"page:{esc.id}:{esc.pass_no}:{esc.level}:{user.id}"
-    methods = contact_methods(session, user.id)
+    cache: dict[int, Any] = session.info.setdefault("paging_contacts", {})
+    if user.id not in cache:
+        cache[user.id] = (
+            contact_methods(session, user.id),
+            [rules.Rule(name, r.after_minutes) for r, name in notification_rules(session, user.id)],
+        )
+    methods, user_rules = cache[user.id]
     reason = f"level {esc.level + 1}, pass {esc.pass_no + 1} ({why})"
     if not methods:
         n = add_notification(
@@ -524,13 +534,11 @@ def page_user(
             method_id=None,
             reason=reason,
             due_at=at,
+            fresh=True,
         )
         return [n] if n else []
     by_name = {m.name: m for m in methods}
-    plan = rules.contact_plan(
-        [rules.Rule(name, r.after_minutes) for r, name in notification_rules(session, user.id)],
-        [m.name for m in methods],
-    )
+    plan = rules.contact_plan(user_rules, [m.name for m in methods])
     out = []
     for r in plan:
         m = by_name[r.method]
@@ -546,6 +554,7 @@ def page_user(
             method_id=m.id,
             reason=reason + (f", after {r.after_minutes} min" if r.after_minutes else ""),
             due_at=at + timedelta(minutes=r.after_minutes),
+            fresh=True,
         )
         if n:
             out.append(n)
@@ -568,7 +577,7 @@ def run_step(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     at = datetime.fromisoformat(payload["at"]) if payload.get("at") else clock.now()
     esc.pass_no, esc.level = pass_no, level
     lv = plan.levels[level]
-    people, problems = resolve_targets(session, lv.targets, clock.now())
+    people, problems = resolve_targets(session, lv.targets, clock.now(), reuse=True)
     sent = []
     for user, why in people:
         if page_user(session, clock, esc, user, why, clock.now()):
@@ -595,6 +604,7 @@ def run_step(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
             },
             now=now,
             max_attempts=20,
+            fresh=True,  # a step fires once, so the next step's job is new
         )
     else:
         esc.next_step_at = nxt.at

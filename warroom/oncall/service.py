@@ -196,13 +196,33 @@ def who_is_on_call(
     return rules.on_call_at(model(session, row, at, at + timedelta(seconds=1)), at, level)
 
 
-def on_call_user_ids(session: Session, schedule: str, at: datetime, level: int = 1) -> list[int]:
-    """The ids of the people on call at one level (for paging)."""
-    names = [s.user for s in who_is_on_call(session, schedule, at, level)]
-    if not names:
-        return []
-    rows = session.execute(select(User.name, User.id).where(User.name.in_(names)))
-    ids: dict[str, int] = {name: uid for name, uid in rows}
+def on_call_user_ids(
+    session: Session, schedule: str, at: datetime, level: int = 1, reuse: bool = False
+) -> list[int]:
+    """The ids of the people on call at one level (for paging).
+
+    With `reuse`, the schedule as loaded for an hour around `at` is kept for the rest of
+    the session, so a batch of escalation steps loads each schedule once; only for a
+    session whose schedules cannot change meanwhile (the engine's batch)."""
+    at = ensure_utc(at)
+    if not reuse:
+        names = [s.user for s in who_is_on_call(session, schedule, at, level)]
+        if not names:
+            return []
+        rows = session.execute(select(User.name, User.id).where(User.name.in_(names)))
+        found: dict[str, int] = {name: uid for name, uid in rows}
+        return [found[n] for n in names if n in found]
+    cache: dict[str, Any] = session.info.setdefault("oncall_models", {})
+    hit = cache.get(schedule)
+    if hit is None or not hit[1] <= at < hit[2]:
+        row = get_schedule(session, schedule)
+        lo, hi = at - timedelta(minutes=5), at + timedelta(hours=1)
+        hit = (model(session, row, lo, hi), lo, hi)
+        cache[schedule] = hit
+    if "oncall_user_ids" not in cache:
+        cache["oncall_user_ids"] = dict(session.execute(select(User.name, User.id)).all())
+    ids = cache["oncall_user_ids"]
+    names = [sp.user for sp in rules.on_call_at(hit[0], at, level)]
     return [ids[n] for n in names if n in ids]
 
 
