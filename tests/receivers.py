@@ -1,60 +1,70 @@
-"""Real local receivers for notifications: an HTTP webhook receiver in a thread."""
+"""A real local webhook receiver for notification tests: an http.server in a thread that
+records every POST and can be told to fail (for every path, or per path) or to be slow."""
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from warroom.notify import channels
+
 
 @dataclass
-class Received:
+class Hit:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names
     body: bytes
+    status: int  # what the receiver answered
 
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def signed_by(self, secret: str) -> bool:
+        return self.headers.get("x-warroom-signature") == channels.signature(secret, self.body)
 
-@dataclass
+
 class WebhookReceiver:
-    """Records every POST; answers `status` (a test may set 503 to play a broken receiver)."""
+    """Records every POST in `hits`. `status` is the answer for every path (a test sets
+    503 to play a broken receiver), `failing[path]` overrides it for one path, and
+    `delay` makes each request take that many seconds. Starts at once."""
 
-    status: int = 200
-    delay: float = 0.0  # seconds each request takes (a slow receiver)
-    received: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> WebhookReceiver:
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+        self.status = status
+        self.delay = delay
+        self.failing: dict[str, int] = {}
+        self.hits: list[Hit] = []
+        self.lock = threading.Lock()
         receiver = self
 
-        class Hook(BaseHTTPRequestHandler):
+        class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if receiver.delay:
                     threading.Event().wait(receiver.delay)
                 with receiver.lock:
-                    status = receiver.status
-                    if status < 300:
-                        receiver.received.append(
-                            Received(
-                                self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                            )
-                        )
+                    status = receiver.failing.get(self.path, receiver.status)
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    receiver.hits.append(Hit(self.path, headers, body, status))
+                answer = b'{"ok": true}' if status < 300 else b'{"error": "receiver down"}'
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def start(self) -> WebhookReceiver:
+        """For chaining: `WebhookReceiver().start()` (it is already serving)."""
         return self
 
     @property
@@ -65,6 +75,21 @@ class WebhookReceiver:
         self.server.shutdown()
         self.server.server_close()
 
-    def bodies(self) -> list[Any]:
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def received(self) -> list[Hit]:
+        """The requests that were answered with success."""
         with self.lock:
-            return [r.json() for r in self.received]
+            return [h for h in self.hits if h.status < 300]
+
+    def at(self, path: str, ok_only: bool = True) -> list[Hit]:
+        with self.lock:
+            return [h for h in self.hits if h.path == path and (h.status < 300 or not ok_only)]
+
+    def bodies(self) -> list[Any]:
+        return [h.json() for h in self.received]
