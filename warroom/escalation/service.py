@@ -287,7 +287,9 @@ def start(
     return esc
 
 
-def _enqueue_step(session: Session, now: datetime, esc: Escalation, step: rules.Step) -> None:
+def _enqueue_step(
+    session: Session, now: datetime, esc: Escalation, step: rules.Step, fresh: bool = False
+) -> None:
     enqueue(
         session,
         kind=STEP_JOB,
@@ -301,6 +303,7 @@ def _enqueue_step(session: Session, now: datetime, esc: Escalation, step: rules.
         },
         now=now,
         max_attempts=20,
+        fresh=fresh,
     )
 
 
@@ -591,21 +594,8 @@ def run_step(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     now = clock.now()
     if isinstance(nxt, rules.Step):
         esc.next_step_at = nxt.at
-        enqueue(
-            session,
-            kind=STEP_JOB,
-            key=f"esc:{esc.id}:{nxt.pass_no}:{nxt.level}",
-            due_at=nxt.at,
-            payload={
-                "escalation_id": esc.id,
-                "pass_no": nxt.pass_no,
-                "level": nxt.level,
-                "at": iso(nxt.at),
-            },
-            now=now,
-            max_attempts=20,
-            fresh=True,  # a step fires once, so the next step's job is new
-        )
+        # A step fires once, so the next step's job is new.
+        _enqueue_step(session, now, esc, nxt, fresh=True)
     else:
         esc.next_step_at = nxt.at
         enqueue(
