@@ -389,6 +389,20 @@ def _share(n: int, share: float) -> str:
     return f"{n} ({round(share * 100)}%)"
 
 
+HEALTH_COLUMNS = ["pages/shift", "off-hours", "non-actionable", "flags"]
+
+
+def _health_cells(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The columns a person's and a rotation's health rows share."""
+    per_shift = row["pages_per_shift"]
+    return (
+        "—" if per_shift is None else per_shift,
+        _share(row["off_hours_pages"], row["off_hours_share"]),
+        _share(row["non_actionable_pages"], row["non_actionable_share"]),
+        ", ".join(row["flags"]),
+    )
+
+
 @oncall.command("health")
 @click.option("--schedule", "-s", default=None, help="one rotation (default: all)")
 @click.option("--user", "-u", default=None, help="one person")
@@ -411,24 +425,11 @@ def health(schedule: str | None, user: str | None, since: str, as_json: bool) ->
                 p["shifts"],
                 p["hours"],
                 p["pages"],
-                "—" if p["pages_per_shift"] is None else p["pages_per_shift"],
-                _share(p["off_hours_pages"], p["off_hours_share"]),
-                _share(p["non_actionable_pages"], p["non_actionable_share"]),
-                ", ".join(p["flags"]),
+                *_health_cells(p),
             )
             for p in body["people"]
         ],
-        [
-            "person",
-            "timezone",
-            "shifts",
-            "hours",
-            "pages",
-            "pages/shift",
-            "off-hours",
-            "non-actionable",
-            "flags",
-        ],
+        ["person", "timezone", "shifts", "hours", "pages", *HEALTH_COLUMNS],
     )
     click.echo("")
     table(
@@ -438,23 +439,11 @@ def health(schedule: str | None, user: str | None, since: str, as_json: bool) ->
                 len(r["people"]),
                 r["shifts"],
                 r["pages"],
-                "—" if r["pages_per_shift"] is None else r["pages_per_shift"],
-                _share(r["off_hours_pages"], r["off_hours_share"]),
-                _share(r["non_actionable_pages"], r["non_actionable_share"]),
-                ", ".join(r["flags"]),
+                *_health_cells(r),
             )
             for r in body["rotations"]
         ],
-        [
-            "rotation",
-            "people",
-            "shifts",
-            "pages",
-            "pages/shift",
-            "off-hours",
-            "non-actionable",
-            "flags",
-        ],
+        ["rotation", "people", "shifts", "pages", *HEALTH_COLUMNS],
     )
     click.echo("")
     t = body["thresholds"]
