@@ -263,15 +263,21 @@ class StoreFigures:
     stored_alerts: int = 0
 
 
+def pg_database(name: str, create: bool = True) -> str:
+    """(Re)creates a PostgreSQL database for a benchmark (or only drops it); its URL."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
 def prepare(store: str, workdir: Path) -> str:
     if store == "sqlite":
         return f"sqlite:///{workdir / 'ingest.db'}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+    return pg_database(PG_DB)
 
 
 class IntakeServer(Server):

@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api import HOST, Progress, Server, loadavg, pct  # noqa: E402
+from ingest import pg_database  # noqa: E402
 
 import warroom.db.models  # noqa: E402, F401  (every table, for foreign keys)
 from warroom.core.clock import SystemClock, ensure_utc  # noqa: E402
@@ -48,9 +49,6 @@ from warroom.escalation import rules  # noqa: E402
 from warroom.escalation import service as paging  # noqa: E402
 from warroom.escalation.models import Escalation, Notification  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get(
-    "WARROOM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 PG_DB = "warroom_bench_paging"
 
 
@@ -105,21 +103,12 @@ class PagingServer(Server):
 def prepare(store: str, workdir: Path) -> str:
     if store == "sqlite":
         return f"sqlite:///{workdir / 'paging.db'}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+    return pg_database(PG_DB)
 
 
 def drop(store: str) -> None:
-    if store == "sqlite":
-        return
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
-    admin.dispose()
+    if store == "postgresql":
+        pg_database(PG_DB, create=False)
 
 
 def configure(api: httpx.Client, hook: str) -> str:
