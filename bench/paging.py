@@ -45,9 +45,9 @@ import warroom.db.models  # noqa: E402, F401  (every table, for foreign keys)
 from warroom.core.clock import SystemClock, ensure_utc  # noqa: E402
 from warroom.db.session import Database  # noqa: E402
 from warroom.engine.models import Job  # noqa: E402
-from warroom.escalation import rules  # noqa: E402
-from warroom.escalation import service as paging  # noqa: E402
-from warroom.escalation.models import Escalation, Notification  # noqa: E402
+from warroom.paging import rules  # noqa: E402
+from warroom.paging import service as paging  # noqa: E402
+from warroom.paging.models import Escalation, Notification  # noqa: E402
 
 PG_DB = "warroom_bench_paging"
 

@@ -19,8 +19,8 @@ from warroom.core.errors import ValidationFailed
 from warroom.db.session import Database
 from warroom.engine import handlers  # noqa: F401  (registers job handlers)
 from warroom.engine.worker import Worker
-from warroom.escalation import rules
-from warroom.escalation.models import Escalation, Notification
+from warroom.paging import rules
+from warroom.paging.models import Escalation, Notification
 from warroom.notify import channels, links
 
 SECRET = "alice-webhook-secret-0123456789"

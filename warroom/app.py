@@ -23,7 +23,7 @@ from warroom.config.api import router as config_router
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.errors import DomainError
 from warroom.db.session import Database
-from warroom.escalation.api import router as paging_router
+from warroom.paging.api import router as paging_router
 from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feed_router as oncall_feed_router
 from warroom.oncall.api import router as oncall_router

@@ -29,7 +29,7 @@ from warroom.core.clock import SystemClock
 from warroom.core.principal import Principal
 from warroom.db.session import Database
 from warroom.engine.models import Job
-from warroom.escalation.models import Notification
+from warroom.paging.models import Notification
 from warroom.incidents import service as incidents
 from warroom.org.service import ensure_defaults
 

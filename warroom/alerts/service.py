@@ -20,7 +20,7 @@ from warroom.core.clock import Clock, iso
 from warroom.core.errors import Conflict, NotFound, ValidationFailed, require_choice
 from warroom.core.pagination import decode_cursor, encode_cursor
 from warroom.core.principal import Principal
-from warroom.escalation import service as paging
+from warroom.paging import service as paging
 from warroom.incidents import rules as incident_rules
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident, IncidentService

@@ -19,7 +19,7 @@ from warroom.core.clock import Clock, iso
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
 from warroom.engine.worker import backoff
-from warroom.escalation.rules import MAX_ATTEMPTS
+from warroom.paging.rules import MAX_ATTEMPTS
 from warroom.incidents import rules
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident, IncidentService, TimelineEvent

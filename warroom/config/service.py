@@ -21,7 +21,7 @@ from warroom.comms import config as comms_config
 from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
-from warroom.escalation import config as escalation_config
+from warroom.paging import config as paging_config
 from warroom.incidents.models import Incident, IncidentService
 from warroom.oncall import config as oncall_config
 from warroom.org import service as org
@@ -177,7 +177,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                     )
     problems += _check_alerting(session, doc, services)
     problems += oncall_config.check(session, doc, users, teams)
-    problems += [Problem(p, m) for p, m in escalation_config.check(session, doc, users, teams)]
+    problems += [Problem(p, m) for p, m in paging_config.check(session, doc, users, teams)]
     problems += [Problem(p, m) for p, m in statuspage_config.check(doc, services)]
     severities = (
         {s.name for s in doc.severities}
@@ -346,7 +346,7 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
                 for k, v in fields.items():
                     setattr(existing, k, v)
         session.flush()
-        escalation_config.apply_users(session, doc)
+        paging_config.apply_users(session, doc)
     if doc.teams is not None:
         _apply_teams(session, doc)
     if doc.services is not None:
@@ -358,9 +358,9 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
     if doc.schedules is not None:
         oncall_config.apply(session, clock, doc)
     if doc.escalation_policies is not None:
-        escalation_config.apply_policies(session, clock, doc)
+        paging_config.apply_policies(session, clock, doc)
     if doc.services is not None:
-        escalation_config.apply_services(session, doc)
+        paging_config.apply_services(session, doc)
     if doc.status_components is not None:
         statuspage_config.apply(session, clock, doc)
     if doc.templates is not None:
@@ -511,7 +511,7 @@ def _apply_alert_rules(session: Session, doc: ConfigDoc) -> None:
 
 def export_data(session: Session) -> dict[str, Any]:
     svc_names = {sid: name for sid, name in session.execute(select(Service.id, Service.name))}
-    policy_of = escalation_config.service_policy_names(session)
+    policy_of = paging_config.service_policy_names(session)
     return {
         "severities": [
             {
@@ -527,7 +527,7 @@ def export_data(session: Session) -> dict[str, Any]:
         "users": [
             {
                 **{k: v for k, v in org.user_dict(u).items() if k not in ("id", "active")},
-                **escalation_config.export_user_contact(session, u),
+                **paging_config.export_user_contact(session, u),
             }
             for u in org.list_users(session)
         ],
@@ -568,7 +568,7 @@ def export_data(session: Session) -> dict[str, Any]:
             for r in session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id))
         ],
         "schedules": oncall_config.export(session),
-        "escalation_policies": escalation_config.export_policies(session),
+        "escalation_policies": paging_config.export_policies(session),
         "status_components": statuspage_config.export(session),
         "templates": comms_config.export(session),
     }

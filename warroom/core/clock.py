@@ -48,3 +48,10 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return ensure_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 instant (a trailing Z allowed) as an aware UTC datetime; a time
+    without an offset is taken as UTC. Raises ValueError on anything else."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return ensure_utc(value)

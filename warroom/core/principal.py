@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from warroom.core.errors import Forbidden
 from warroom.core.security import role_allows
 
 
@@ -22,3 +23,14 @@ class Principal:
 
 
 SYSTEM = Principal(role="admin", user_id=None, name="warroom")
+
+
+def require_role(principal: Principal, role: str) -> None:
+    """Raises Forbidden (403) unless the principal holds `role` or a higher one."""
+    if not principal.can(role):
+        raise Forbidden(f"this action needs the {role} role")
+
+
+def require_responder(principal: Principal) -> None:
+    """Raises Forbidden (403) unless the principal may respond to incidents."""
+    require_role(principal, "responder")

@@ -5,7 +5,7 @@ from warroom.auth.models import ApiToken, WebSession
 from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
 from warroom.engine.models import Job
-from warroom.escalation.models import (
+from warroom.paging.models import (
     ContactMethod,
     Escalation,
     EscalationLevel,

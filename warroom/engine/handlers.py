@@ -6,7 +6,7 @@ from warroom.comms.deliver import JOB as COMMS_DELIVER_JOB
 from warroom.comms.deliver import deliver as comms_deliver
 from warroom.comms.service import check_cadence
 from warroom.engine.worker import DB_HANDLERS, HANDLERS
-from warroom.escalation.service import NOTIFY_JOB, STEP_JOB, run_step
+from warroom.paging.service import NOTIFY_JOB, STEP_JOB, run_step
 from warroom.incidents.service import check_response_target
 from warroom.notify.deliver import deliver as notify_deliver
 from warroom.oncall.handoff_service import HANDOFF_JOB

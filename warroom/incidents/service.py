@@ -18,7 +18,7 @@ from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed,
 from warroom.core.pagination import decode_cursor, encode_cursor
 from warroom.core.principal import Principal
 from warroom.engine.queue import enqueue
-from warroom.escalation import service as paging
+from warroom.paging import service as paging
 from warroom.incidents import rules
 from warroom.incidents.models import (
     Incident,

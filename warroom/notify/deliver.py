@@ -22,9 +22,9 @@ from warroom.core.clock import Clock, iso
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
 from warroom.engine.worker import backoff
-from warroom.escalation import rules
-from warroom.escalation import service as paging
-from warroom.escalation.models import ContactMethod, Escalation, Notification
+from warroom.paging import rules
+from warroom.paging import service as paging
+from warroom.paging.models import ContactMethod, Escalation, Notification
 from warroom.notify import channels, links
 from warroom.org.models import Service, User
 

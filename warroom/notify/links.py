@@ -15,7 +15,7 @@ import secrets
 
 from sqlalchemy.orm import Session
 
-from warroom.escalation.models import InstanceKey
+from warroom.paging.models import InstanceKey
 
 ACTIONS = ("ack", "resolve")
 KEY_NAME = "link_signing"

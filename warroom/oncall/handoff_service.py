@@ -30,8 +30,8 @@ from warroom.core.errors import Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
-from warroom.escalation import service as paging
-from warroom.escalation.models import Notification
+from warroom.paging import service as paging
+from warroom.paging.models import Notification
 from warroom.incidents import rules as incident_rules
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident, IncidentService

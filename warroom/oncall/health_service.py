@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import ValidationFailed
-from warroom.escalation.models import Escalation, Notification
+from warroom.paging.models import Escalation, Notification
 from warroom.incidents.models import Incident
 from warroom.oncall import handoff, health, rules, service
 from warroom.oncall.models import Schedule

@@ -16,9 +16,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from warroom.core.deps import clock, db
 from warroom.core.errors import Conflict, DomainError, ValidationFailed
-from warroom.escalation import service as paging
-from warroom.escalation import views
-from warroom.escalation.models import Escalation
+from warroom.paging import service as paging
+from warroom.paging import queries
+from warroom.paging.models import Escalation
 from warroom.incidents import service as incidents
 from warroom.web.routes import _fmt_dt, back, csrf_ok, csrf_rejected, current, templates
 
@@ -81,8 +81,8 @@ def _link_page(
 @router.get("/page/{token}", response_class=HTMLResponse)
 def link(request: Request, token: str) -> Response:
     with db(request).read() as s:
-        found = views.link_target(s, token)
-        view = views.link_view(s, *found) if found else None
+        found = queries.link_target(s, token)
+        view = queries.link_view(s, *found) if found else None
     return _link_page(request, token, view)
 
 
@@ -91,24 +91,24 @@ def link_act(request: Request, token: str) -> Response:
     c = clock(request)
     try:
         with db(request).session() as s:
-            found = views.link_target(s, token)
+            found = queries.link_target(s, token)
             if found is None:
                 return _link_page(request, token, None)
             n, esc, action = found
             # Lock the page (PostgreSQL) so two clicks at once act once.
             s.refresh(esc, with_for_update=True)
-            before = views.link_view(s, n, esc, action)
+            before = queries.link_view(s, n, esc, action)
             already = done_message(before)
             if already:
                 return _link_page(request, token, before, result=already)
-            who = views.recipient(s, n)
+            who = queries.recipient(s, n)
             paging.act(s, c, who, esc, action)
             s.flush()
-            view = views.link_view(s, n, esc, action)
+            view = queries.link_view(s, n, esc, action)
     except DomainError as exc:
         with db(request).read() as s:
-            again = views.link_target(s, token)
-            shown = views.link_view(s, *again) if again else None
+            again = queries.link_target(s, token)
+            shown = queries.link_view(s, *again) if again else None
         return _link_page(request, token, shown, error=exc.message, status_code=exc.status_code)
     what = view["incident"] or (f"alert {view['alert_id']}" if view["alert_id"] else "the page")
     if action == "ack":
@@ -126,11 +126,11 @@ def page_list(request: Request, state: str = "active", error: str = "") -> Respo
     who, csrf = current(request)
     with db(request).read() as s:
         try:
-            items = views.list_for(s, who, state=state or None, limit=200)
+            items = queries.list_for(s, who, state=state or None, limit=200)
         except DomainError as exc:
             items, error = [], exc.message
         for item in items:
-            item["notified"] = views.notified(s, item["id"])
+            item["notified"] = queries.notified(s, item["id"])
     return templates.TemplateResponse(
         request,
         "pages.html",
@@ -203,7 +203,7 @@ async def page_action(request: Request, page_id: int, action: str) -> Response:
 
     def work() -> None:
         with db(request).session() as s:
-            esc: Escalation = views.get_visible(s, who, page_id)
+            esc: Escalation = queries.get_visible(s, who, page_id)
             paging.act(s, clock(request), who, esc, action)
 
     try:

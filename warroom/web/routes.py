@@ -23,7 +23,7 @@ from warroom.core.deps import clock, db
 from warroom.core.errors import DomainError
 from warroom.core.principal import Principal
 from warroom.core.security import constant_equals
-from warroom.escalation import service as paging
+from warroom.paging import service as paging
 from warroom.incidents import rules
 from warroom.incidents import service as incidents
 from warroom.org import service as org

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from warroom.core.deps import clock, db, needs
 from warroom.core.errors import Conflict
 from warroom.core.principal import Principal
-from warroom.escalation import rules, views
-from warroom.escalation import service as paging
+from warroom.paging import queries, rules
+from warroom.paging import service as paging
 from warroom.incidents import service as incidents
 from warroom.incidents.rules import short_id
 from warroom.notify import channels
@@ -54,19 +54,19 @@ def list_pages(
     who: Principal = viewer,
 ) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return views.list_for(s, who, state=state, incident=incident, user=user, limit=limit)
+        return queries.list_for(s, who, state=state, incident=incident, user=user, limit=limit)
 
 
 @router.get("/pages/{page_id}", summary="One page with its notifications and every attempt")
 def show_page(request: Request, page_id: PageId, who: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
-        esc = views.get_visible(s, who, page_id)
+        esc = queries.get_visible(s, who, page_id)
         return paging.escalation_dict(s, esc, with_notifications=True)
 
 
 def _act(request: Request, page_id: int, who: Principal, action: str) -> dict[str, Any]:
     with db(request).session() as s:
-        esc = views.get_visible(s, who, page_id)
+        esc = queries.get_visible(s, who, page_id)
         paging.act(s, clock(request), who, esc, action)
         s.flush()
         return paging.escalation_dict(s, esc, with_notifications=True)
@@ -154,7 +154,7 @@ class ContactIn(BaseModel):
 )
 def show_contact(request: Request, name: str, who: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
-        user = views.contact_owner(s, who, name, "read")
+        user = queries.contact_owner(s, who, name, "read")
         # Secrets (webhook HMAC keys) are shown to their owner only.
         return paging.contact_dict(s, user, show_secrets=user.id == who.user_id)
 
@@ -167,8 +167,8 @@ def set_contact(
     request: Request, name: str, body: ContactIn, who: Principal = responder
 ) -> dict[str, Any]:
     with db(request).session() as s:
-        user = views.contact_owner(s, who, name, "change")
-        methods = views.keep_secrets(s, user, [m.model_dump() for m in body.contact_methods])
+        user = queries.contact_owner(s, who, name, "change")
+        methods = queries.keep_secrets(s, user, [m.model_dump() for m in body.contact_methods])
         paging.set_contact(s, user, methods, [r.model_dump() for r in body.notification_rules])
         return paging.contact_dict(s, user, show_secrets=user.id == who.user_id)
 
@@ -187,10 +187,10 @@ def test_contact(
     request: Request, name: str, body: ContactTestIn, who: Principal = responder
 ) -> Any:
     with db(request).read() as s:
-        user = views.contact_owner(s, who, name, "test")
-        ch = views.contact_channel(s, user, body.method)
+        user = queries.contact_owner(s, who, name, "test")
+        ch = queries.contact_channel(s, user, body.method)
     try:
-        return views.send_test(clock(request), ch)
+        return queries.send_test(clock(request), ch)
     except channels.DeliveryFailed as exc:
         return JSONResponse(
             {

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
-from warroom.escalation import service as paging
-from warroom.escalation.models import EscalationLevel, EscalationPolicy
+from warroom.paging import service as paging
+from warroom.paging.models import EscalationLevel, EscalationPolicy
 from warroom.oncall.models import Schedule
 from warroom.org.models import Service, Team, User
 

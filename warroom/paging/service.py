@@ -18,8 +18,8 @@ from warroom.core.clock import Clock, iso
 from warroom.core.errors import Conflict, NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.engine.queue import enqueue
-from warroom.escalation import rules
-from warroom.escalation.models import (
+from warroom.paging import rules
+from warroom.paging.models import (
     ContactMethod,
     Escalation,
     EscalationLevel,

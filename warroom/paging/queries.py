@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from warroom.core.clock import Clock, iso
 from warroom.core.errors import DomainError, Forbidden, NotFound
 from warroom.core.principal import Principal
-from warroom.escalation import service as paging
-from warroom.escalation.models import ContactMethod, Escalation, InstanceKey, Notification
+from warroom.paging import service as paging
+from warroom.paging.models import ContactMethod, Escalation, InstanceKey, Notification
 from warroom.notify import channels, links
 from warroom.org.models import User
 from warroom.org.service import user_by_name

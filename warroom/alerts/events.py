@@ -1,0 +1,44 @@
+"""What alert intake publishes through the seam (`warroom.seam`).
+
+Published inside the intake transaction, after the alert row is written. Suppressed
+(silenced, in maintenance) and flapping alerts publish `AlertOpened` with
+`pages=False` and no incident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from warroom.seam import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertOpened(Event):
+    """A new alert. `incident_id` is the incident it opened or joined, if any; `pages`
+    says its rule asks to page for it on its own (no incident)."""
+
+    alert_id: int
+    incident_id: int | None
+    pages: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertAttached(Event):
+    """An alert joined an incident that was already open (grouping)."""
+
+    alert_id: int
+    incident_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertAcknowledged(Event):
+    alert_id: int
+    incident_id: int | None
+    by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertResolved(Event):
+    alert_id: int
+    incident_id: int | None
+    by: str
