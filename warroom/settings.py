@@ -6,6 +6,21 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+NOTIFY_SENDER = "warroom@localhost"  # From: of pages when WARROOM_SMTP_FROM is unset
+STATUS_SENDER = "status@localhost"  # From: of status page emails when it is unset
+
+
+class SettingsError(ValueError):
+    """A WARROOM_* variable holds a value that cannot be used; the message names it."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
 
 def default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'warroom.db'}"
@@ -24,3 +39,48 @@ class Settings:
             base_url=os.environ.get("WARROOM_BASE_URL", ""),
             secure_cookies=os.environ.get("WARROOM_SECURE_COOKIES", "") in ("1", "true", "yes"),
         )
+
+
+# Read at each call, so a change to the environment (or a test's monkeypatch) applies.
+
+
+def base_url() -> str:
+    """WARROOM_BASE_URL without a trailing slash; "" when unset (links are then relative)."""
+    return os.environ.get("WARROOM_BASE_URL", "").rstrip("/")
+
+
+def default_base_url(url: str) -> None:
+    """Makes `url` the base URL unless WARROOM_BASE_URL is set. It is written to the
+    environment so that server worker processes started afterwards inherit it."""
+    os.environ.setdefault("WARROOM_BASE_URL", url)
+
+
+def status_page_name() -> str:
+    return os.environ.get("WARROOM_STATUS_PAGE_NAME", "Status")
+
+
+def smtp_host() -> str:
+    return os.environ.get("WARROOM_SMTP_HOST", "")
+
+
+def smtp_port() -> int:
+    return _int("WARROOM_SMTP_PORT", 25)
+
+
+def smtp_sender(default: str = NOTIFY_SENDER) -> str:
+    return os.environ.get("WARROOM_SMTP_FROM", default)
+
+
+def max_alert_body() -> int:
+    """The largest alert intake request body in bytes (default 1 MiB)."""
+    return _int("WARROOM_MAX_ALERT_BODY", 1024 * 1024)
+
+
+def api_url() -> str:
+    """Where the CLI finds the server (WARROOM_URL), without a trailing slash."""
+    return (os.environ.get("WARROOM_URL") or "http://127.0.0.1:8080").rstrip("/")
+
+
+def api_token() -> str:
+    """The CLI's API token (WARROOM_TOKEN); "" when unset."""
+    return os.environ.get("WARROOM_TOKEN") or ""

@@ -8,13 +8,13 @@ injection and the framework's middleware, which cost more than the work itself.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio
 import orjson
 
+from warroom import settings
 from warroom.alerts import service
 from warroom.alerts.ingest import Ingestor, IntegrationRef
 from warroom.alerts.parsers import (
@@ -26,7 +26,7 @@ from warroom.alerts.parsers import (
     parse_webhook,
 )
 
-MAX_BODY = int(os.environ.get("WARROOM_MAX_ALERT_BODY", str(1024 * 1024)))
+MAX_BODY = settings.max_alert_body()  # read once, at import
 WEBHOOK_KINDS = ("alertmanager", "grafana", "webhook")
 
 Scope = MutableMapping[str, Any]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import click
 import httpx
+
+from warroom import settings
 
 
 class ApiError(click.ClickException):
@@ -23,8 +24,8 @@ class ApiError(click.ClickException):
 
 class Client:
     def __init__(self, url: str | None = None, token: str | None = None) -> None:
-        self.url = (url or os.environ.get("WARROOM_URL") or "http://127.0.0.1:8080").rstrip("/")
-        self.token = token or os.environ.get("WARROOM_TOKEN") or ""
+        self.url = (url or settings.api_url()).rstrip("/")
+        self.token = token or settings.api_token()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self.token:

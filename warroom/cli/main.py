@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
 from warroom.cli.paging import contact, escalation, page
 from warroom.cli.status import status
-from warroom.settings import Settings
+from warroom.settings import Settings, default_base_url
 
 if TYPE_CHECKING:
     from warroom.core.clock import Clock
@@ -95,7 +94,7 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
     db, boot = _open_store(clock)
     url = f"http://{host}:{port}"
     # Links inside notifications (acknowledge, resolve) point here unless set.
-    os.environ.setdefault("WARROOM_BASE_URL", url)
+    default_base_url(url)
     click.echo(f"warroom store: {db.engine.url.render_as_string(hide_password=True)}")
     if boot.created:
         with db.session() as s:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +9,7 @@ import click
 
 from warroom.cli.client import Client
 from warroom.cli.output import emit_json, table
+from warroom.core.clock import iso, parse_utc
 
 json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
@@ -17,8 +17,7 @@ json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readab
 def _short(value: str | None) -> str:
     if not value:
         return "—"
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t.strftime("%a %Y-%m-%d %H:%M UTC")
+    return parse_utc(value).strftime("%a %Y-%m-%d %H:%M UTC")
 
 
 def _instant(value: str | None) -> str | None:
@@ -26,14 +25,12 @@ def _instant(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = parse_utc(value)
     except ValueError as exc:
         raise click.BadParameter(
             f"{value!r} is not an ISO 8601 time like 2026-03-02T09:00Z"
         ) from exc
-    if t.tzinfo is None:
-        return t.isoformat() + "Z"
-    return t.isoformat()
+    return iso(t)
 
 
 @click.group()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +9,7 @@ import click
 
 from warroom.cli.client import ApiError, Client
 from warroom.cli.output import emit_json, table
+from warroom.core.clock import parse_utc
 
 json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 STATES = ["active", "triggered", "acknowledged", "exhausted", "resolved"]
@@ -18,8 +18,7 @@ STATES = ["active", "triggered", "acknowledged", "exhausted", "resolved"]
 def _short(value: str | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     if not value:
         return ""
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t.strftime(fmt)
+    return parse_utc(value).strftime(fmt)
 
 
 def _subject(p: dict[str, Any]) -> str:

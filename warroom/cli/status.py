@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from warroom.cli.client import Client
 from warroom.cli.output import emit_json, table
+from warroom.core.clock import parse_utc
 
 json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 COMPONENT_STATUSES = click.Choice(
@@ -28,11 +28,9 @@ def _pairs(values: tuple[str, ...]) -> dict[str, str]:
 
 def _when(text: str) -> str:
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = parse_utc(text)
     except ValueError as exc:
         raise click.BadParameter(f"{text!r} is not a time like 2026-03-02T22:00Z") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     return value.isoformat()
 
 

@@ -54,4 +54,7 @@ def parse_utc(text: str) -> datetime:
     """An ISO 8601 instant (a trailing Z allowed) as an aware UTC datetime; a time
     without an offset is taken as UTC. Raises ValueError on anything else."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return ensure_utc(value)
+    try:
+        return ensure_utc(value)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is before the first UTC instant
+        raise ValueError(f"{text!r} is out of the range of UTC times") from None

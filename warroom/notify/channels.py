@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -19,6 +18,8 @@ from typing import Any
 
 import httpx
 import orjson
+
+from warroom import settings
 
 KINDS = ("email", "webhook", "apprise")
 TIMEOUT_SECONDS = 10.0
@@ -43,10 +44,10 @@ def signature(secret: str, body: bytes) -> str:
 
 def smtp_send(msg: EmailMessage) -> None:
     """Sends through WARROOM_SMTP_HOST:WARROOM_SMTP_PORT (default port 25)."""
-    host = os.environ.get("WARROOM_SMTP_HOST", "")
+    host = settings.smtp_host()
     if not host:
         raise DeliveryFailed("WARROOM_SMTP_HOST is not set; cannot send email")
-    port = int(os.environ.get("WARROOM_SMTP_PORT", "25"))
+    port = settings.smtp_port()
     try:
         with smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS) as smtp:
             smtp.send_message(msg)
@@ -55,7 +56,7 @@ def smtp_send(msg: EmailMessage) -> None:
 
 
 def sender_address() -> str:
-    return os.environ.get("WARROOM_SMTP_FROM", "warroom@localhost")
+    return settings.smtp_sender(settings.NOTIFY_SENDER)
 
 
 def send_email(address: str, msg: Message) -> str:

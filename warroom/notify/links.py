@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 
 from sqlalchemy.orm import Session
 
+from warroom import settings
 from warroom.paging.models import InstanceKey
 
 ACTIONS = ("ack", "resolve")
@@ -53,7 +53,7 @@ def verify(key: bytes, value: str) -> tuple[int, str] | None:
 
 
 def base_url() -> str:
-    return os.environ.get("WARROOM_BASE_URL", "").rstrip("/")
+    return settings.base_url()
 
 
 def url(key: bytes, notification_id: int, action: str) -> str:

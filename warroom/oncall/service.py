@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.core.clock import Clock, ensure_utc, iso
+from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
 from warroom.core.errors import NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.core.security import hash_token
@@ -530,7 +530,7 @@ def parse_instant(value: str | None, default: datetime, field: str) -> datetime:
     if not value:
         return ensure_utc(default)
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = parse_utc(value)
     except ValueError as exc:
         raise ValidationFailed(
             f"{field} {value!r} is not an ISO 8601 time (e.g. 2026-03-02T09:00:00Z)", field=field

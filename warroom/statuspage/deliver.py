@@ -7,13 +7,13 @@ recognisable. A failure raises, and the engine retries with backoff.
 
 from __future__ import annotations
 
-import os
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session
 
+from warroom import settings
 from warroom.core.clock import Clock
 from warroom.notify.channels import smtp_send
 from warroom.statuspage import service
@@ -29,7 +29,7 @@ def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     if info["confirm"]:
         msg = EmailMessage()
         msg["Subject"] = f"Confirm your subscription to {info['page']} status"
-        msg["From"] = os.environ.get("WARROOM_SMTP_FROM", "status@localhost")
+        msg["From"] = settings.smtp_sender(settings.STATUS_SENDER)
         msg["To"] = sub.address
         msg.set_content(
             f"Someone (hopefully you) subscribed this address to {info['page']} status "
@@ -70,7 +70,7 @@ def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
         return
     msg = EmailMessage()
     msg["Subject"] = f"[{info['page']} status] {label}: {pub.name}"
-    msg["From"] = os.environ.get("WARROOM_SMTP_FROM", "status@localhost")
+    msg["From"] = settings.smtp_sender(settings.STATUS_SENDER)
     msg["To"] = sub.address
     msg["List-Unsubscribe"] = f"<{links['unsubscribe']}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -6,7 +6,6 @@ how every process (replica) learns that its rendered page is stale.
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from warroom import settings
 from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import SYSTEM, Principal
@@ -42,7 +42,7 @@ HISTORY_LIMIT = 50  # incidents.json and scheduled-maintenances.json list the ne
 
 
 def default_page_url() -> str:
-    base = os.environ.get("WARROOM_BASE_URL", "").rstrip("/")
+    base = settings.base_url()
     return f"{base}/status" if base else "/status"
 
 
@@ -64,7 +64,7 @@ def page(session: Session, clock: Clock) -> StatusPage:
 
 
 def default_page_name() -> str:
-    return os.environ.get("WARROOM_STATUS_PAGE_NAME", "Status")
+    return settings.status_page_name()
 
 
 def page_name(session: Session) -> str:

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from warroom.alerts import service as alerts
 from warroom.auth import service as auth
-from warroom.core.clock import ensure_utc
+from warroom.core.clock import ensure_utc, parse_utc
 from warroom.core.deps import clock, db
 from warroom.core.errors import DomainError
 from warroom.core.principal import Principal
@@ -48,7 +48,7 @@ def _fmt_dt(value: str | datetime | None) -> str:
     if not value:
         return "—"
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = parse_utc(value)
     return ensure_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
