@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api import HOST, Progress, Server, loadavg, pct  # noqa: E402
 from ingest import pg_database  # noqa: E402
 
-import warroom.db.models  # noqa: E402, F401  (every table, for foreign keys)
+import warroom.tables  # noqa: E402, F401  (every table, for foreign keys)
 from warroom.core.clock import SystemClock, ensure_utc  # noqa: E402
 from warroom.db.session import Database  # noqa: E402
 from warroom.engine.models import Job  # noqa: E402

@@ -118,7 +118,7 @@ def seed(base: str, token: str, db_url: str) -> str:
     # 90 days of recorded history, written straight into the store
     from sqlalchemy import select
 
-    import warroom.db.models  # noqa: F401  (every table, for the foreign keys)
+    import warroom.tables  # noqa: F401  (every table, for the foreign keys)
     from warroom.db.session import Database
     from warroom.statuspage.models import ComponentStatusChange, StatusComponent
 

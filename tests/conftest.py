@@ -26,14 +26,15 @@ from warroom.app import create_app
 from warroom.auth.service import create_token
 from warroom.core.clock import ManualClock
 from warroom.db.migrate import upgrade
-from warroom.db.models import Base
 from warroom.db.session import Database
-from warroom.engine import handlers  # noqa: F401  (registers job handlers)
 from warroom.org.service import create_user, ensure_defaults
+from warroom.tables import Base
+from warroom.wiring import wire
 
 PG_URL = os.environ.get(
     "WARROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+wire()  # subscribers and job handlers, as every entry point registers them
 STORES = [s for s in os.environ.get("WARROOM_TEST_STORES", "sqlite,postgresql").split(",") if s]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

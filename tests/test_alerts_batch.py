@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from tests.conftest import Api
-from warroom.alerts.ingest import Ingestor
 from warroom.alerts.models import Alert, Integration
 from warroom.alerts.parsers import NormalizedEvent
+from warroom.alerts.writer import Ingestor
 from warroom.core.clock import ManualClock
 from warroom.db.session import Database
 
@@ -38,7 +38,7 @@ def _submit_together(
     """Submits every request at once on one loop, so the writer takes them as one batch."""
     ing = Ingestor(db, clock)
     with db.read() as s:
-        from warroom.alerts.ingest import _ref
+        from warroom.alerts.writer import _ref
 
         ref = _ref(s.query(Integration).one())
 
@@ -135,12 +135,12 @@ def test_failures_neither_lose_nor_double_count_repeats(
     failed bump leaves them to the transaction."""
     from sqlalchemy import Connection
 
-    from warroom.alerts import repeats, service
+    from warroom.alerts import ingestion, repeats
 
     _integration(admin)
     _submit_together(db, clock, [[_ev("trigger", "a")], [_ev("trigger", "b")]])
 
-    real_ingest = service.ingest
+    real_ingest = ingestion.ingest
     failed = []
 
     def ingest_failing_once(*args: Any, **kw: Any) -> Any:
@@ -149,7 +149,7 @@ def test_failures_neither_lose_nor_double_count_repeats(
             raise RuntimeError("injected")
         return real_ingest(*args, **kw)
 
-    monkeypatch.setattr(service, "ingest", ingest_failing_once)
+    monkeypatch.setattr(ingestion, "ingest", ingest_failing_once)
     out = _submit_together(
         db, clock, [[_ev("trigger", "a")], [_ev("trigger", "b"), _ev("trigger", "new")]]
     )
@@ -178,7 +178,7 @@ def test_writer_refreshes_statistics_as_a_storm_grows_the_table(
     _integration(admin)
     ing = Ingestor(db, clock, analyze_after=3)
     with db.read() as s:
-        from warroom.alerts.ingest import _ref
+        from warroom.alerts.writer import _ref
 
         ref = _ref(s.query(Integration).one())
 

@@ -414,7 +414,7 @@ def test_one_batch_with_repeats_ack_resolve_and_refire(
     db: Database, clock: ManualClock, admin: Api, services: None
 ) -> None:
     """Group commit puts many requests in one transaction; order must still hold."""
-    from warroom.alerts import service as alerts
+    from warroom.alerts import ingestion as alert_ingestion
     from warroom.alerts.models import Integration
     from warroom.alerts.parsers import NormalizedEvent
 
@@ -427,14 +427,14 @@ def test_one_batch_with_repeats_ack_resolve_and_refire(
 
     with db.session() as s:
         integ = s.query(Integration).one()
-        first = alerts.ingest(
+        first = alert_ingestion.ingest(
             s, clock, integ, [ev("trigger"), ev("trigger"), ev("trigger", "other")]
         )
     assert [o.action for o in first] == ["created", "updated", "created"]
     clock.advance(minutes=1)
     with db.session() as s:
         integ = s.query(Integration).one()
-        out = alerts.ingest(
+        out = alert_ingestion.ingest(
             s,
             clock,
             integ,

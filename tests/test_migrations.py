@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from warroom.db.migrate import upgrade
-from warroom.db.models import Base
 from warroom.db.session import Database
+from warroom.tables import Base
 
 
 def test_models_match_migrations(db: Database) -> None:

@@ -22,16 +22,18 @@ from sqlalchemy import func, select
 from tests.conftest import Api, LiveServer
 from tests.receivers import WebhookReceiver
 from tests.test_web import give_password, login, text_of
-from warroom.alerts import service as alerts
+from warroom.alerts import ingestion as alert_ingestion
+from warroom.alerts import integrations as alert_integrations
 from warroom.alerts.parsers import NormalizedEvent
 from warroom.cli.main import main
 from warroom.core.clock import ManualClock
 from warroom.db.session import Database
 from warroom.engine.models import Job
 from warroom.engine.worker import Worker
-from warroom.oncall import handoff, handoff_service, rules, service
-from warroom.oncall.models import Handoff
+from warroom.oncall import rules, service
 from warroom.oncall.rules import Layer, Override, Schedule, Window, make_anchor, shifts_between
+from warroom.shifts import handoff, handoff_service
+from warroom.shifts.models import Handoff
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -274,8 +276,8 @@ def fire(
 ) -> None:
     """An alert on the api service arrives (through alert ingestion)."""
     with db.session() as s:
-        integ = alerts.integration_by_name(s, "mon")
-        alerts.ingest(
+        integ = alert_integrations.integration_by_name(s, "mon")
+        alert_ingestion.ingest(
             s,
             clock,
             integ,

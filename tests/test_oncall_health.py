@@ -25,8 +25,8 @@ from warroom.cli.main import main
 from warroom.core.clock import ManualClock
 from warroom.db.session import Database
 from warroom.engine.worker import Worker
-from warroom.oncall import health
-from warroom.oncall.health import Page, Shift, assess, is_off_hours
+from warroom.shifts import health
+from warroom.shifts.health import Page, Shift, assess, is_off_hours
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 

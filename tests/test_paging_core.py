@@ -17,11 +17,10 @@ from warroom.config import service as config
 from warroom.core.clock import ManualClock
 from warroom.core.errors import ValidationFailed
 from warroom.db.session import Database
-from warroom.engine import handlers  # noqa: F401  (registers job handlers)
 from warroom.engine.worker import Worker
-from warroom.paging import rules
+from warroom.notify import channels
+from warroom.paging import links, rules
 from warroom.paging.models import Escalation, Notification
-from warroom.notify import channels, links
 
 SECRET = "alice-webhook-secret-0123456789"
 

@@ -19,8 +19,8 @@ from tests.test_web import Browser, csrf_of, give_password, login, text_of
 from warroom.core.clock import ManualClock
 from warroom.db.session import Database
 from warroom.engine.worker import Worker
+from warroom.paging import links
 from warroom.paging.models import InstanceKey
-from warroom.notify import links
 
 
 @pytest.fixture

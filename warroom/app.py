@@ -18,16 +18,18 @@ import warroom
 from warroom.alerts.api import router as alerts_router
 from warroom.alerts.intake import OPENAPI_PATHS, OPENAPI_SCHEMAS, intake_route, serve_intake
 from warroom.auth.api import router as auth_router
+from warroom.auth.service import principal_for_token
 from warroom.comms.api import router as comms_router
 from warroom.config.api import router as config_router
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.errors import DomainError
 from warroom.db.session import Database
-from warroom.paging.api import router as paging_router
 from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feed_router as oncall_feed_router
 from warroom.oncall.api import router as oncall_router
 from warroom.org.api import router as org_router
+from warroom.paging.api import router as paging_router
+from warroom.shifts.api import router as shifts_router
 from warroom.statuspage.api import router as statuspage_router
 from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
@@ -38,6 +40,7 @@ from warroom.web.paging_pages import router as paging_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
 from warroom.web.status_admin import router as status_admin_router
+from warroom.wiring import wire
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -78,6 +81,8 @@ class WarroomApp(FastAPI):
 
 
 def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
+    wire()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -92,6 +97,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
         description="Incident response: declare, staff, log and resolve incidents.",
     )
     app.state.db = db
+    app.state.principal_for_token = principal_for_token
     app.state.clock = clock or SystemClock()
 
     @app.exception_handler(DomainError)
@@ -126,6 +132,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(web_router)
     app.include_router(alert_pages_router)
     app.include_router(oncall_router)
+    app.include_router(shifts_router)
     app.include_router(oncall_feed_router)
     app.include_router(oncall_pages_router)
     app.include_router(paging_router)
@@ -157,7 +164,6 @@ def app_from_env() -> FastAPI:
     """The app of one server process among several (`warroom serve --workers N`): the
     parent has already migrated the store."""
     from warroom.db.session import Database as _Database
-    from warroom.engine import handlers  # noqa: F401  (job handlers for enqueued work)
     from warroom.settings import Settings
 
     settings = Settings.from_env()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from warroom.alerts.changes import record_change
 from warroom.alerts.parsers import ChangePayload
-from warroom.alerts.service import record_change
 from warroom.config import service as config
 from warroom.config.loader import load
 from warroom.core.clock import Clock, ManualClock

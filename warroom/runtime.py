@@ -6,16 +6,17 @@ from warroom.core.clock import Clock, SystemClock
 from warroom.db.migrate import upgrade
 from warroom.db.session import Database
 from warroom.org.service import Bootstrap, ensure_defaults
+from warroom.shifts.handoff_service import ensure_jobs
+from warroom.wiring import wire
 
 
 def open_store(url: str, clock: Clock | None = None) -> tuple[Database, Bootstrap]:
+    wire()
     db = Database(url)
     upgrade(db.engine)
     clock = clock or SystemClock()
     with db.session() as s:
         boot = ensure_defaults(s, clock)
     # Each schedule's next handoff note is drafted by the engine; make sure it is due.
-    from warroom.oncall.handoff_service import ensure_jobs
-
     ensure_jobs(db, clock)
     return db, boot

@@ -49,8 +49,8 @@ class Event:
         parts = [type(self).__name__]
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            parts.append(iso(value) if isinstance(value, datetime) else str(value))
-        return ":".join(p or "" for p in parts)
+            parts.append(iso(value) or "" if isinstance(value, datetime) else str(value))
+        return ":".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

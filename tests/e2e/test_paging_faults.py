@@ -29,9 +29,9 @@ from warroom.core.clock import SystemClock
 from warroom.core.principal import Principal
 from warroom.db.session import Database
 from warroom.engine.models import Job
-from warroom.paging.models import Notification
 from warroom.incidents import service as incidents
 from warroom.org.service import ensure_defaults
+from warroom.paging.models import Notification
 
 pytestmark = pytest.mark.e2e
 

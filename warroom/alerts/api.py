@@ -9,17 +9,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from warroom.alerts import service
-from warroom.alerts.ingest import Ingestor
+from warroom.alerts import changes, integrations, service, silences
 from warroom.alerts.matching import parse_matcher
 from warroom.alerts.models import Integration
 from warroom.alerts.parsers import (
     ChangePayload,
 )
-from warroom.core.deps import clock, db, needs
+from warroom.alerts.writer import Ingestor
 from warroom.core.errors import ValidationFailed
 from warroom.core.principal import Principal
-from warroom.incidents import service as incidents
+from warroom.http import clock, db, needs
+from warroom.incidents import queries as incident_queries
 from warroom.org.models import Service
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -51,8 +51,8 @@ def create_integration(
     body: IntegrationIn, request: Request, _: Principal = admin
 ) -> dict[str, Any]:
     with db(request).session() as s:
-        row, key = service.create_integration(s, clock(request), **body.model_dump())
-        out = service.integration_dict(s, row)
+        row, key = integrations.create_integration(s, clock(request), **body.model_dump())
+        out = integrations.integration_dict(s, row)
     out["key"] = key
     out["endpoint"] = _endpoint_for(request, body.kind, key)
     return out
@@ -62,7 +62,7 @@ def create_integration(
 def list_integrations(request: Request, _: Principal = admin) -> list[dict[str, Any]]:
     with db(request).read() as s:
         return [
-            service.integration_dict(s, r)
+            integrations.integration_dict(s, r)
             for r in s.scalars(select(Integration).order_by(Integration.name))
         ]
 
@@ -70,9 +70,9 @@ def list_integrations(request: Request, _: Principal = admin) -> list[dict[str, 
 @router.post("/integrations/{name}/rotate", summary="Replace an integration's key (shown once)")
 def rotate(name: str, request: Request, _: Principal = admin) -> dict[str, Any]:
     with db(request).session() as s:
-        key = service.rotate_key(s, clock(request), name)
-        row = service.integration_by_name(s, name)
-        out = service.integration_dict(s, row)
+        key = integrations.rotate_key(s, clock(request), name)
+        row = integrations.integration_by_name(s, name)
+        out = integrations.integration_dict(s, row)
     ing: Ingestor | None = getattr(request.app.state, "ingestor", None)
     if ing is not None:
         ing.forget_keys()
@@ -115,7 +115,9 @@ def noise_report(request: Request, _: Principal = viewer) -> list[dict[str, Any]
 def _visible_alert(s: Any, who: Principal, alert_id: int) -> Any:
     alert = service.get_alert(s, alert_id)
     if alert.incident_id is not None:
-        incidents.get_incident(s, who, alert.incident_id)  # private incidents hide their alerts
+        incident_queries.get_incident(
+            s, who, alert.incident_id
+        )  # private incidents hide their alerts
     return alert
 
 
@@ -177,7 +179,7 @@ def add_silence(body: SilenceIn, request: Request, who: Principal = responder) -
             raise ValidationFailed(str(exc), field=f"matchers.{i}") from exc
     c = clock(request)
     with db(request).session() as s:
-        row = service.add_silence(
+        row = silences.add_silence(
             s,
             c,
             who,
@@ -188,7 +190,7 @@ def add_silence(body: SilenceIn, request: Request, who: Principal = responder) -
             comment=body.comment,
             kind=body.kind,
         )
-        return service.silence_dict(row, c.now())
+        return silences.silence_dict(row, c.now())
 
 
 @router.get("/silences", summary="List silences and maintenance windows")
@@ -197,14 +199,14 @@ def list_silences(
 ) -> list[dict[str, Any]]:
     c = clock(request)
     with db(request).read() as s:
-        return [service.silence_dict(r, c.now()) for r in service.list_silences(s, c, not all)]
+        return [silences.silence_dict(r, c.now()) for r in silences.list_silences(s, c, not all)]
 
 
 @router.post("/silences/{silence_id}/expire", summary="End a silence now")
 def expire_silence(silence_id: int, request: Request, who: Principal = responder) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        return service.silence_dict(service.expire_silence(s, c, who, silence_id), c.now())
+        return silences.silence_dict(silences.expire_silence(s, c, who, silence_id), c.now())
 
 
 class ChangeIn(BaseModel):
@@ -220,7 +222,7 @@ class ChangeIn(BaseModel):
 @router.post("/changes", status_code=201, summary="Record a deploy, config change or flag flip")
 def record_change(body: ChangeIn, request: Request, who: Principal = responder) -> dict[str, Any]:
     with db(request).session() as s:
-        row = service.record_change(
+        row = changes.record_change(
             s,
             clock(request),
             change=ChangePayload(
@@ -233,7 +235,7 @@ def record_change(body: ChangeIn, request: Request, who: Principal = responder) 
             recorded_by=who.name,
             service=body.service,
         )
-        return service.change_dict(row, service.id_names(s, Service))
+        return changes.change_dict(row, service.id_names(s, Service))
 
 
 @router.get("/changes", summary="List changes, newest first")
@@ -245,7 +247,7 @@ def list_changes(
     _: Principal = viewer,
 ) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return service.list_changes(s, service=service_name, since=since, limit=limit)
+        return changes.list_changes(s, service=service_name, since=since, limit=limit)
 
 
 @router.get(
@@ -256,7 +258,7 @@ def incident_changes(
     incident_id: str, request: Request, who: Principal = viewer
 ) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return service.recent_changes(s, incidents.get_incident(s, who, incident_id))
+        return changes.recent_changes(s, incident_queries.get_incident(s, who, incident_id))
 
 
 @router.get("/incidents/{incident_id}/alerts", summary="The incident's alerts")

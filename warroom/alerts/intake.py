@@ -15,8 +15,7 @@ import anyio
 import orjson
 
 from warroom import settings
-from warroom.alerts import service
-from warroom.alerts.ingest import Ingestor, IntegrationRef
+from warroom.alerts import integrations
 from warroom.alerts.parsers import (
     InvalidEvent,
     key_error,
@@ -25,6 +24,7 @@ from warroom.alerts.parsers import (
     parse_pagerduty_change,
     parse_webhook,
 )
+from warroom.alerts.writer import Ingestor, IntegrationRef
 
 MAX_BODY = settings.max_alert_body()  # read once, at import
 WEBHOOK_KINDS = ("alertmanager", "grafana", "webhook")
@@ -91,7 +91,7 @@ async def pd_event(ing: Ingestor, raw: bytes, signature: str | None) -> Reply | 
         ref = await anyio.to_thread.run_sync(ing.lookup, key)
     if ref is None or ref.kind != "pagerduty":
         return _pd_error(["'routing_key' does not match a pagerduty integration"])
-    if ref.hmac_secret and not service.verify_signature(ref.hmac_secret, raw, signature):
+    if ref.hmac_secret and not integrations.verify_signature(ref.hmac_secret, raw, signature):
         return _pd_error([BAD_SIGNATURE], 401, "Signature check failed")
     if ref.rate_per_minute:
         limited = _limited(ing, ref)
@@ -117,7 +117,7 @@ async def pd_change(ing: Ingestor, raw: bytes, signature: str | None) -> Reply:
     ref = await _lookup(ing, key)
     if ref is None:
         return _pd_error(["'routing_key' does not match an integration"])
-    if not service.verify_signature(ref.hmac_secret, raw, signature):
+    if not integrations.verify_signature(ref.hmac_secret, raw, signature):
         return _pd_error([BAD_SIGNATURE], 401, "Signature check failed")
     limited = _limited(ing, ref)
     if limited:
@@ -139,7 +139,7 @@ async def webhook(ing: Ingestor, kind: str, key: str, raw: bytes, signature: str
     ref = await _lookup(ing, key)
     if ref is None or ref.kind != kind:
         return 404, {"error": f"unknown {kind} integration key", "field": "key"}, {}
-    if not service.verify_signature(ref.hmac_secret, raw, signature):
+    if not integrations.verify_signature(ref.hmac_secret, raw, signature):
         return 401, {"error": BAD_SIGNATURE, "field": "signature"}, {}
     body, err = _decode(raw)
     if err:

@@ -5,7 +5,7 @@ batch are all triggers and which has an open alert is a repeat: its alert gets t
 occurrences, last_seen, summary and severity of those triggers in one
 `UPDATE ... FROM <batch rows> ... RETURNING` for the whole batch, which both finds and
 bumps the open alerts. Every other key (new alerts, acknowledgements, resolutions)
-goes, in arrival order, through `service.ingest`, which applies the dedup, routing,
+goes, in arrival order, through `ingestion.ingest`, which applies the dedup, routing,
 silence, flapping and grouping rules. The two sets of keys touch different alerts, so
 splitting them keeps the per-key order that PagerDuty's dedup semantics need.
 """
@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
-from warroom.alerts import service
+from warroom.alerts import ingestion
 from warroom.alerts.models import Alert, Integration
 from warroom.alerts.parsers import NormalizedEvent
 from warroom.core.clock import Clock
@@ -128,8 +128,8 @@ def ingest(
     integration: Callable[[], Integration],
     incident_refs: bool = True,
     bumped: Bumped | None = None,
-) -> list[service.Outcome]:
-    """`service.ingest` with the repeats of open alerts taken out first (see the module's
+) -> list[ingestion.Outcome]:
+    """`ingestion.ingest` with the repeats of open alerts taken out first (see the module's
     docstring). `integration()` loads the integration row, needed only when some events
     are not repeats; it raises if the integration is gone. `bumped` says which keys'
     repeats were already applied (by `bump_open`, in a transaction of their own); when
@@ -140,7 +140,7 @@ def ingest(
     if not rest:
         return [_updated(ev.dedup_key, bumped[ev.dedup_key]) for ev in events]
     rest_out = iter(
-        service.ingest(session, clock, integration(), rest, incident_refs=incident_refs)
+        ingestion.ingest(session, clock, integration(), rest, incident_refs=incident_refs)
     )
     return [
         _updated(ev.dedup_key, bumped[ev.dedup_key]) if ev.dedup_key in bumped else next(rest_out)
@@ -148,6 +148,8 @@ def ingest(
     ]
 
 
-def _updated(key: str, row: tuple[int, int | None]) -> service.Outcome:
+def _updated(key: str, row: tuple[int, int | None]) -> ingestion.Outcome:
     alert_id, incident_id = row
-    return service.Outcome(key, alert_id, "updated", short_id(incident_id) if incident_id else None)
+    return ingestion.Outcome(
+        key, alert_id, "updated", short_id(incident_id) if incident_id else None
+    )

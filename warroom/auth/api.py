@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 
 from warroom.auth import service
-from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
+from warroom.http import clock, db, needs
 from warroom.org.service import user_by_name
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])

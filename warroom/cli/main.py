@@ -84,7 +84,6 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
     from warroom.app import create_app
     from warroom.auth.service import create_token
     from warroom.core.clock import SystemClock
-    from warroom.engine import handlers  # noqa: F401  (registers job handlers)
     from warroom.engine.worker import start_engine
     from warroom.org.service import user_by_name
 
@@ -159,7 +158,6 @@ def engine(poll: float, deliveries: int) -> None:
     import threading
 
     from warroom.core.clock import SystemClock
-    from warroom.engine import handlers  # noqa: F401
     from warroom.engine.worker import start_engine
 
     _logging()

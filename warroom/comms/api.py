@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from warroom.comms import service
 from warroom.comms import templates as tpl
 from warroom.core.clock import iso
-from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
-from warroom.incidents import service as incidents
+from warroom.http import clock, db, needs
+from warroom.incidents import queries as incident_queries
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["communications"])
 viewer = Depends(needs("viewer"))
@@ -32,7 +32,7 @@ class UpdateIn(BaseModel):
 @router.get("/{incident_id}/updates/templates", summary="Templates available for updates")
 def templates(incident_id: str, request: Request, who: Principal = viewer) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        inc = incidents.get_incident(s, who, incident_id)
+        inc = incident_queries.get_incident(s, who, incident_id)
         out = []
         for name in tpl.NAMES:
             audience, _, source = service.choose(s, name, inc)
@@ -43,7 +43,7 @@ def templates(incident_id: str, request: Request, who: Principal = viewer) -> li
 @router.get("/{incident_id}/updates/cadence", summary="When the next updates are due")
 def cadence(incident_id: str, request: Request, who: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
-        inc = incidents.get_incident(s, who, incident_id)
+        inc = incident_queries.get_incident(s, who, incident_id)
         return {
             aud: {
                 "interval_minutes": service.interval_minutes(s, inc.severity, aud),
@@ -61,7 +61,7 @@ def post_update(
     """201 with the recorded event; 200 for a preview (nothing recorded)."""
     c = clock(request)
     with db(request).session() as s:
-        inc = incidents.get_incident(s, who, incident_id)
+        inc = incident_queries.get_incident(s, who, incident_id)
         out = service.post_update(
             s,
             c,

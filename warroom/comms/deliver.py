@@ -19,12 +19,12 @@ from warroom.core.clock import Clock, iso
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
 from warroom.engine.worker import backoff
-from warroom.paging.rules import MAX_ATTEMPTS
 from warroom.incidents import rules
-from warroom.incidents import service as incidents
+from warroom.incidents import timeline as incident_timeline
 from warroom.incidents.models import Incident, IncidentService, TimelineEvent
 from warroom.notify import channels
 from warroom.org.models import Service, Team
+from warroom.paging.rules import MAX_ATTEMPTS
 
 JOB = "comms_deliver"
 
@@ -120,7 +120,7 @@ def deliver(
             )
         else:
             text = f"Delivering the update to {label} failed (attempt {attempt}): {detail[:300]}; gave up"
-        incidents.record(
+        incident_timeline.record(
             s,
             clock,
             inc,

@@ -18,10 +18,12 @@ from warroom.comms.deliver import queue_update, team_channels
 from warroom.comms.models import CommsTemplate
 from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import ValidationFailed
-from warroom.core.principal import Principal
+from warroom.core.principal import Principal, require_responder
 from warroom.engine.queue import enqueue
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules
-from warroom.incidents import service as incidents
+from warroom.incidents import rules as incident_rules
+from warroom.incidents import timeline as incident_timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.org.service import severity_by_name
 
@@ -91,13 +93,13 @@ def facts(
 ) -> dict[str, Any]:
     """Recorded facts only; anything not recorded is a Missing placeholder."""
     seen: list[str] = []
-    d = incidents.detail(session, clock, inc, with_timeline=False)
+    d = incident_queries.detail(session, clock, inc, with_timeline=False)
     sev = severity_by_name(session, inc.severity)
 
     def have(value: Any, label: str) -> Any:
         return value if value not in (None, "", []) else tpl.Missing(label, seen)
 
-    ms = incidents.milestones(inc)
+    ms = incident_queries.milestones(inc)
     now = clock.now()
     if after_posting and inc.status in rules.ACTIVE_STATUSES:
         minutes = interval_minutes(session, inc.severity, audience)
@@ -119,8 +121,8 @@ def facts(
         "resolution_summary": have(inc.resolution_summary, "resolution summary"),
         "commander": have(d["roles"].get("commander"), "incident commander"),
         "comms_lead": have(d["roles"].get("comms"), "communications lead"),
-        "duration": fmt_duration(incidents.duration_seconds(inc, now)),
-        "duration_minutes": incidents.duration_seconds(inc, now) // 60,
+        "duration": fmt_duration(incident_queries.duration_seconds(inc, now)),
+        "duration_minutes": incident_queries.duration_seconds(inc, now) // 60,
         "next_update_at": have(fmt_time(nxt), "next update time"),
         "channel": have(inc.channel, "channel"),
         "bridge_url": have(inc.bridge_url, "bridge"),
@@ -144,7 +146,7 @@ def choose(session: Session, name: str, inc: Incident) -> tuple[str, str, str]:
             allowed=list(tpl.NAMES),
         )
     audience, body = tpl.DEFAULTS[name]
-    services = set(incidents.summarize(session, [inc])[0]["services"])
+    services = set(incident_queries.summarize(session, [inc])[0]["services"])
     best: tuple[int, int, CommsTemplate] | None = None
     for row in session.scalars(
         select(CommsTemplate).where(CommsTemplate.name == name).order_by(CommsTemplate.position)
@@ -213,9 +215,9 @@ def post_update(
     extra: str = "",
     preview: bool = False,
 ) -> dict[str, Any]:
-    incidents.require_responder(principal)
+    require_responder(principal)
     if not preview and inc.status == "closed":
-        incidents._require_open(inc, "posting updates")
+        incident_rules.require_open(inc.id, inc.status, "posting updates")
     rendered = render_update(session, clock, inc, template=template, audience=audience, extra=extra)
     out = rendered.to_dict()
     out["preview"] = preview
@@ -231,7 +233,7 @@ def post_update(
     if preview:
         out["event"] = None
         return out
-    ev = incidents.record(
+    ev = incident_timeline.record(
         session,
         clock,
         inc,
@@ -249,7 +251,7 @@ def post_update(
         },
     )
     queue_update(session, clock, ev, teams)
-    out["event"] = incidents.event_dict(ev)
+    out["event"] = incident_timeline.event_dict(ev)
     schedule_cadence(session, clock, inc)
     return out
 
@@ -310,7 +312,7 @@ def check_cadence(session: Session, clock: Clock, payload: dict[str, Any]) -> No
         )
     )
     if already is None:
-        d = incidents.detail(session, clock, inc, with_timeline=False)
+        d = incident_queries.detail(session, clock, inc, with_timeline=False)
         who, role = (d["roles"].get("comms"), "Communications Lead")
         if not who:
             who, role = (d["roles"].get("commander"), "Incident Commander")
@@ -326,7 +328,7 @@ def check_cadence(session: Session, clock: Clock, payload: dict[str, Any]) -> No
             else (f"{audience.capitalize()} update overdue")
         )
         target = f"reminder to {who} ({role})" if who else "nobody holds Communications Lead or IC"
-        incidents.record(
+        incident_timeline.record(
             session,
             clock,
             inc,

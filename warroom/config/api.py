@@ -9,8 +9,8 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
 from warroom.config import service
-from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
+from warroom.http import clock, db, needs
 from warroom.oncall import config as oncall_config
 
 router = APIRouter(prefix="/api/v1/config", tags=["config"])

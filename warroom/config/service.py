@@ -21,30 +21,13 @@ from warroom.comms import config as comms_config
 from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
-from warroom.paging import config as paging_config
+from warroom.core.problems import Problem, dotted
 from warroom.incidents.models import Incident, IncidentService
 from warroom.oncall import config as oncall_config
 from warroom.org import service as org
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
+from warroom.paging import config as paging_config
 from warroom.statuspage import config as statuspage_config
-
-Path_ = tuple[str | int, ...]
-
-
-@dataclass
-class Problem:
-    path: Path_
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": list(self.path), "location": dotted(self.path), "message": self.message}
-
-
-def dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 @dataclass
@@ -464,7 +447,7 @@ def _apply_services(session: Session, doc: ConfigDoc) -> None:
 def _apply_integrations(
     session: Session, clock: Clock, doc: ConfigDoc, changes: list[Change]
 ) -> None:
-    from warroom.alerts import service as alerts
+    from warroom.alerts import integrations as alerts
 
     assert doc.integrations is not None
     created = {c.name: c for c in changes if c.kind == "integrations" and c.action == "create"}

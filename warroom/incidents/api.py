@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
-from warroom.incidents import service
+from warroom.http import clock, db, needs
+from warroom.incidents import queries, service, timeline
 from warroom.incidents.rules import MAX_ID
 from warroom.incidents.schemas import (
     DeclareIn,
@@ -33,7 +33,7 @@ def declare(body: DeclareIn, request: Request, who: Principal = responder) -> di
     c = clock(request)
     with db(request).session() as s:
         inc = service.declare(s, c, who, **body.model_dump())
-        return service.detail(s, c, inc)
+        return queries.detail(s, c, inc)
 
 
 @router.get("", response_model=IncidentPage, summary="List incidents, newest first")
@@ -48,7 +48,7 @@ def list_incidents(
     who: Principal = viewer,
 ) -> dict[str, Any]:
     with db(request).read() as s:
-        items, nxt = service.list_incidents(
+        items, nxt = queries.list_incidents(
             s, who, status=status, severity=severity, q=q, active=active, cursor=cursor, limit=limit
         )
         return {"items": items, "next_cursor": nxt}
@@ -57,13 +57,13 @@ def list_incidents(
 @router.get("/counts", summary="Incident counts by status (visible incidents only)")
 def counts(request: Request, who: Principal = viewer) -> dict[str, int]:
     with db(request).read() as s:
-        return service.count_incidents(s, who)
+        return queries.count_incidents(s, who)
 
 
 @router.get("/{incident_id}", summary="Show one incident with roles and timeline")
 def show(incident_id: str, request: Request, who: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
-        return service.detail(s, clock(request), service.get_incident(s, who, incident_id))
+        return queries.detail(s, clock(request), queries.get_incident(s, who, incident_id))
 
 
 @router.patch("/{incident_id}", summary="Edit title, impact, services, flags")
@@ -72,9 +72,9 @@ def patch(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.update_fields(s, c, who, inc, body.changes())
-        return service.detail(s, c, inc)
+        return queries.detail(s, c, inc)
 
 
 @router.get("/{incident_id}/events", summary="Timeline events, optionally after an event id")
@@ -85,8 +85,8 @@ def events(
     who: Principal = viewer,
 ) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        inc = service.get_incident(s, who, incident_id)
-        return [service.event_dict(e) for e in service.timeline(s, inc.id, after)]
+        inc = queries.get_incident(s, who, incident_id)
+        return [timeline.event_dict(e) for e in timeline.timeline(s, inc.id, after)]
 
 
 @router.post("/{incident_id}/events", status_code=201, summary="Log a note, decision or action")
@@ -95,11 +95,11 @@ def log_event(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         ev = service.log_event(
             s, c, who, inc, kind=body.kind, text=body.text, role=body.role, corrects=body.corrects
         )
-        return service.event_dict(ev)
+        return timeline.event_dict(ev)
 
 
 @router.post("/{incident_id}/roles", summary="Assign a role")
@@ -108,9 +108,9 @@ def assign_role(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.assign_role(s, c, who, inc, role=body.role, user_name=body.user)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)
 
 
 @router.delete("/{incident_id}/roles/{role}", summary="Release a role")
@@ -123,9 +123,9 @@ def release_role(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.unassign_role(s, c, who, inc, role=role, user_name=user)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)
 
 
 @router.post("/{incident_id}/status", summary="Change status")
@@ -134,9 +134,9 @@ def change_status(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.change_status(s, c, who, inc, status=body.status, note=body.note)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)
 
 
 @router.post("/{incident_id}/severity", summary="Escalate or downgrade (downgrade needs a reason)")
@@ -145,9 +145,9 @@ def change_severity(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.change_severity(s, c, who, inc, severity=body.severity, reason=body.reason)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)
 
 
 @router.post("/{incident_id}/resolve", summary="Resolve")
@@ -156,18 +156,18 @@ def resolve(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.resolve(s, c, who, inc, summary=body.summary)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)
 
 
 @router.post("/{incident_id}/ack", summary="Acknowledge")
 def acknowledge(incident_id: str, request: Request, who: Principal = responder) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.acknowledge(s, c, who, inc)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)
 
 
 @router.post("/{incident_id}/milestones", summary="Set or correct a milestone time")
@@ -176,9 +176,9 @@ def milestone(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.edit_milestone(s, c, who, inc, name=body.milestone, at=body.at)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)
 
 
 @router.post("/{incident_id}/participants", summary="Let a user see a private incident")
@@ -187,6 +187,6 @@ def participant(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = service.get_incident(s, who, incident_id)
+        inc = queries.get_incident(s, who, incident_id)
         service.add_participant(s, who, inc, user_name=body.user)
-        return service.detail(s, c, inc, with_timeline=False)
+        return queries.detail(s, c, inc, with_timeline=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from warroom.core.errors import Conflict
+
 STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
 ACTIVE_STATUSES = ("investigating", "identified", "monitoring")
 ROLES = ("commander", "deputy", "scribe", "comms", "tech", "sme")
@@ -95,3 +97,9 @@ def milestone_order_problems(ms: dict[str, datetime | None]) -> list[str]:
     if mitigated and resolved and resolved < mitigated:
         problems.append("resolved is before mitigated")
     return problems
+
+
+def require_open(incident_id: int, status: str, what: str) -> None:
+    """Raises Conflict (409) when the incident is closed: `what` is not possible then."""
+    if status == "closed":
+        raise Conflict(f"{short_id(incident_id)} is closed; {what} is not possible")

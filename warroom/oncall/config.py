@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock, ensure_utc
-from warroom.oncall import handoff_service, rules
+from warroom.core.problems import Problem
+from warroom.oncall import rules
 from warroom.oncall.models import LayerMember, Schedule, ScheduleLayer
 from warroom.oncall.service import (
     WARN_DAYS,
@@ -18,17 +19,16 @@ from warroom.oncall.service import (
     layer_rows,
     list_schedules,
     parse_business_hours,
+    schedule_changed,
 )
 from warroom.org.models import Team, User
 from warroom.org.service import valid_timezone
 
 if TYPE_CHECKING:
     from warroom.config.schema import ConfigDoc, ScheduleDoc
-    from warroom.config.service import Problem
 
 
 def check(session: Session, doc: ConfigDoc, users: set[str], teams: set[str]) -> list[Problem]:
-    from warroom.config.service import Problem
 
     problems: list[Problem] = []
     if doc.schedules is None:
@@ -133,8 +133,7 @@ def apply(session: Session, clock: Clock, doc: ConfigDoc) -> None:
             for k, m in enumerate(layer.members):
                 session.add(LayerMember(layer_id=lrow.id, position=k, user_id=users[m]))
         session.flush()
-        # The next handoff's note is drafted by the engine (a no-op if it is scheduled).
-        handoff_service.schedule_next(session, clock, row)
+        schedule_changed(session, clock, row)
 
 
 def export(session: Session) -> list[dict[str, Any]]:

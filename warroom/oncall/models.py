@@ -1,6 +1,5 @@
 """On-call tables: schedules (owned by teams), their layers and members, overrides,
-secret calendar-feed tokens (only their SHA-256 is stored), and handoff notes with the
-remarks people add to them.
+secret calendar-feed tokens (only their SHA-256 is stored).
 
 Layers keep the human forms they were declared with (shift 'weekly', handoff
 'Monday 10:00', restriction windows), so an export gives back exactly what was applied;
@@ -12,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db.base import Base
@@ -93,51 +92,4 @@ class FeedToken(Base):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True, unique=True
     )
-    created_at: Mapped[datetime]
-
-
-class Handoff(Base):
-    """One handoff at one level of a schedule: the outgoing person's note, drafted from
-    what happened during their shift, and the incoming person's start-of-shift checklist.
-    Names are kept beside the ids so an old note stays readable."""
-
-    __tablename__ = "oncall_handoffs"
-    __table_args__ = (
-        UniqueConstraint("schedule_id", "level", "at"),
-        Index("ix_oncall_handoffs_at", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    schedule_id: Mapped[int] = mapped_column(ForeignKey("oncall_schedules.id", ondelete="CASCADE"))
-    level: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime]
-    shift_start: Mapped[datetime]
-    outgoing_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
-    )
-    incoming_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
-    )
-    outgoing: Mapped[str] = mapped_column(String(100))
-    incoming: Mapped[str] = mapped_column(String(100))
-    note: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    checklist: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime]
-
-
-class HandoffRemark(Base):
-    """Free text a person adds to a handoff note: the outgoing person's own words, the
-    incoming person's questions."""
-
-    __tablename__ = "oncall_handoff_remarks"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    handoff_id: Mapped[int] = mapped_column(
-        ForeignKey("oncall_handoffs.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
-    author: Mapped[str] = mapped_column(String(100))
-    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom import seam
 from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
 from warroom.core.errors import NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.core.security import hash_token
 from warroom.oncall import rules
+from warroom.oncall.events import ScheduleChanged
 from warroom.oncall.models import (
     FeedToken,
     LayerMember,
@@ -381,15 +383,13 @@ def create_override(
     )
     session.add(row)
     session.flush()
-    _handoffs_changed(session, clock, schedule)
+    schedule_changed(session, clock, schedule)
     return row
 
 
-def _handoffs_changed(session: Session, clock: Clock, schedule: Schedule) -> None:
-    """An override adds or moves handoffs: schedule the job for the next one."""
-    from warroom.oncall.handoff_service import schedule_next  # it builds on this module
-
-    schedule_next(session, clock, schedule)
+def schedule_changed(session: Session, clock: Clock, schedule: Schedule) -> None:
+    """Publishes that who is on call when may have moved (handoffs follow it)."""
+    seam.publish(session, clock, ScheduleChanged(at=clock.now(), schedule_id=schedule.id))
 
 
 def list_overrides(
@@ -407,7 +407,7 @@ def delete_override(session: Session, schedule: Schedule, override_id: int, cloc
         raise NotFound(f"schedule {schedule.name!r} has no override {override_id}", field="id")
     session.delete(row)
     session.flush()
-    _handoffs_changed(session, clock, schedule)
+    schedule_changed(session, clock, schedule)
 
 
 # --- calendar feeds -------------------------------------------------------------------------

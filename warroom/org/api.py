@@ -7,8 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 
-from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
+from warroom.http import clock, db, needs
 from warroom.org import service
 
 router = APIRouter(prefix="/api/v1", tags=["organisation"])

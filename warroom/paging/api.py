@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.core.deps import clock, db, needs
 from warroom.core.errors import Conflict
 from warroom.core.principal import Principal
-from warroom.paging import queries, rules
-from warroom.paging import service as paging
-from warroom.incidents import service as incidents
+from warroom.http import clock, db, needs
+from warroom.incidents import queries as incident_queries
 from warroom.incidents.rules import short_id
 from warroom.notify import channels
+from warroom.paging import contacts, policies, queries, rules
+from warroom.paging import service as paging
 
 router = APIRouter(prefix="/api/v1", tags=["paging"])
 viewer = Depends(needs("viewer"))
@@ -32,13 +32,13 @@ PageId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the page (escalati
 @router.get("/escalation-policies", summary="Escalation policies with their levels and services")
 def list_policies(request: Request, _: Principal = viewer) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return [paging.policy_dict(s, p) for p in paging.list_policies(s)]
+        return [policies.policy_dict(s, p) for p in policies.list_policies(s)]
 
 
 @router.get("/escalation-policies/{name}", summary="One escalation policy")
 def show_policy(request: Request, name: str, _: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
-        return paging.policy_dict(s, paging.get_policy(s, name))
+        return policies.policy_dict(s, policies.get_policy(s, name))
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def list_pages(
 def show_page(request: Request, page_id: PageId, who: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
         esc = queries.get_visible(s, who, page_id)
-        return paging.escalation_dict(s, esc, with_notifications=True)
+        return queries.escalation_dict(s, esc, with_notifications=True)
 
 
 def _act(request: Request, page_id: int, who: Principal, action: str) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def _act(request: Request, page_id: int, who: Principal, action: str) -> dict[st
         esc = queries.get_visible(s, who, page_id)
         paging.act(s, clock(request), who, esc, action)
         s.flush()
-        return paging.escalation_dict(s, esc, with_notifications=True)
+        return queries.escalation_dict(s, esc, with_notifications=True)
 
 
 @router.post(
@@ -105,7 +105,7 @@ def page_incident(
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
-        inc = incidents.get_incident(s, who, incident_id)
+        inc = incident_queries.get_incident(s, who, incident_id)
         if inc.status in ("resolved", "closed"):
             raise Conflict(
                 f"{short_id(inc.id)} is {inc.status}; reopen it to page anyone",
@@ -121,7 +121,7 @@ def page_incident(
             users=body.users,
             timeout_minutes=body.timeout_minutes,
         )
-        return paging.escalation_dict(s, esc)
+        return queries.escalation_dict(s, esc)
 
 
 # --- contact methods --------------------------------------------------------------------
@@ -156,7 +156,7 @@ def show_contact(request: Request, name: str, who: Principal = viewer) -> dict[s
     with db(request).read() as s:
         user = queries.contact_owner(s, who, name, "read")
         # Secrets (webhook HMAC keys) are shown to their owner only.
-        return paging.contact_dict(s, user, show_secrets=user.id == who.user_id)
+        return contacts.contact_dict(s, user, show_secrets=user.id == who.user_id)
 
 
 @router.put(
@@ -169,8 +169,8 @@ def set_contact(
     with db(request).session() as s:
         user = queries.contact_owner(s, who, name, "change")
         methods = queries.keep_secrets(s, user, [m.model_dump() for m in body.contact_methods])
-        paging.set_contact(s, user, methods, [r.model_dump() for r in body.notification_rules])
-        return paging.contact_dict(s, user, show_secrets=user.id == who.user_id)
+        contacts.set_contact(s, user, methods, [r.model_dump() for r in body.notification_rules])
+        return contacts.contact_dict(s, user, show_secrets=user.id == who.user_id)
 
 
 class ContactTestIn(BaseModel):

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
-from warroom.paging import service as paging
-from warroom.paging.models import EscalationLevel, EscalationPolicy
 from warroom.oncall.models import Schedule
 from warroom.org.models import Service, Team, User
+from warroom.paging import contacts, policies
+from warroom.paging.models import EscalationLevel, EscalationPolicy
 
 if TYPE_CHECKING:
     from warroom.config.schema import ConfigDoc
@@ -80,7 +80,7 @@ def check(
             url = team.channel_url
             try:
                 kind = "webhook" if url.startswith(("http://", "https://")) else "apprise"
-                paging.check_method(kind, url, "channel_url")
+                contacts.check_method(kind, url, "channel_url")
             except ValidationFailed as exc:
                 problems.append((("teams", i, "channel_url"), exc.message))
     for i, u in enumerate(doc.users or []):
@@ -91,7 +91,7 @@ def check(
                 problems.append(((*mat, "name"), f"duplicate contact method {m.name!r}"))
             names.add(m.name)
             try:
-                paging.check_method(m.kind, m.address, "x")
+                contacts.check_method(m.kind, m.address, "x")
             except ValidationFailed as exc:
                 problems.append(((*mat, (exc.field or "x.address").split(".")[-1]), exc.message))
         for j, r in enumerate(u.notification_rules or []):
@@ -108,7 +108,7 @@ def check(
 def apply_policies(session: Session, clock: Clock, doc: ConfigDoc) -> None:
     assert doc.escalation_policies is not None
     wanted = {p.name: p for p in doc.escalation_policies}
-    for row in paging.list_policies(session):
+    for row in policies.list_policies(session):
         if row.name not in wanted:
             session.execute(
                 update(Service)
@@ -150,12 +150,12 @@ def apply_policies(session: Session, clock: Clock, doc: ConfigDoc) -> None:
 
 def apply_services(session: Session, doc: ConfigDoc) -> None:
     assert doc.services is not None
-    policies = {p.name: p.id for p in paging.list_policies(session)}
+    policy_ids = {p.name: p.id for p in policies.list_policies(session)}
     for s in doc.services:
         row = session.scalar(select(Service).where(Service.name == s.name))
         if row is not None:
             row.escalation_policy_id = (
-                policies[s.escalation_policy] if s.escalation_policy else None
+                policy_ids[s.escalation_policy] if s.escalation_policy else None
             )
     session.flush()
 
@@ -167,7 +167,7 @@ def apply_users(session: Session, doc: ConfigDoc) -> None:
             continue  # managed through the API or CLI
         row = session.scalar(select(User).where(User.name == u.name))
         assert row is not None
-        paging.set_contact(
+        contacts.set_contact(
             session,
             row,
             [m.model_dump() for m in u.contact_methods or []],
@@ -177,8 +177,8 @@ def apply_users(session: Session, doc: ConfigDoc) -> None:
 
 def export_policies(session: Session) -> list[dict[str, Any]]:
     out = []
-    for row in paging.list_policies(session):
-        plan = paging.policy_plan(session, row)
+    for row in policies.list_policies(session):
+        plan = policies.policy_plan(session, row)
         levels = []
         for lv in plan.levels:
             targets = []
@@ -204,11 +204,11 @@ def export_user_contact(session: Session, user: User) -> dict[str, Any]:
     return {
         "contact_methods": [
             {"name": m.name, "kind": m.kind, "address": m.address, "secret": m.secret}
-            for m in paging.contact_methods(session, user.id)
+            for m in contacts.contact_methods(session, user.id)
         ],
         "notification_rules": [
             {"method": name, "after_minutes": r.after_minutes}
-            for r, name in paging.notification_rules(session, user.id)
+            for r, name in contacts.notification_rules(session, user.id)
         ],
     }
 

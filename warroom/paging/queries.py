@@ -11,23 +11,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.alerts.models import Alert
 from warroom.core.clock import Clock, iso
-from warroom.core.errors import DomainError, Forbidden, NotFound
+from warroom.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import Principal
-from warroom.paging import service as paging
-from warroom.paging.models import ContactMethod, Escalation, InstanceKey, Notification
-from warroom.notify import channels, links
+from warroom.incidents.models import Incident
+from warroom.incidents.queries import get_incident, visible_clause
+from warroom.incidents.rules import short_id
+from warroom.notify import channels
 from warroom.org.models import User
 from warroom.org.service import user_by_name
+from warroom.paging import links, rules
+from warroom.paging.contacts import contact_methods
+from warroom.paging.models import ContactMethod, Escalation, InstanceKey, Notification
 
 # --- which pages a caller may see -------------------------------------------------------
 
 
 def visible(session: Session, who: Principal, escalations: list[Escalation]) -> list[Escalation]:
     """Escalations of private incidents are seen by those who may see the incident."""
-    from warroom.incidents.models import Incident
-    from warroom.incidents.service import visible_clause
-
     ids = {e.incident_id for e in escalations if e.incident_id is not None}
     if not ids or who.is_admin:
         return escalations
@@ -38,7 +40,7 @@ def visible(session: Session, who: Principal, escalations: list[Escalation]) -> 
 
 
 def get_visible(session: Session, who: Principal, escalation_id: int) -> Escalation:
-    esc = paging.get_escalation(session, escalation_id)
+    esc = get_escalation(session, escalation_id)
     if not visible(session, who, [esc]):
         # A private incident's page is indistinguishable from a missing one.
         raise NotFound(f"page {escalation_id} not found", field="escalation_id")
@@ -47,10 +49,8 @@ def get_visible(session: Session, who: Principal, escalation_id: int) -> Escalat
 
 def incident_number(session: Session, who: Principal, ref: str, field: str = "incident") -> int:
     """The number of an incident the caller may see; errors name `field`."""
-    from warroom.incidents import service as incidents
-
     try:
-        return incidents.get_incident(session, who, ref).id
+        return get_incident(session, who, ref).id
     except DomainError as exc:
         raise type(exc)(exc.message, field=field) from exc
 
@@ -66,10 +66,10 @@ def list_for(
 ) -> list[dict[str, Any]]:
     incident_id = incident_number(session, who, incident) if incident else None
     user_id = user_by_name(session, user).id if user else None
-    rows = paging.list_escalations(
+    rows = list_escalations(
         session, state=state or None, incident_id=incident_id, user_id=user_id, limit=limit
     )
-    return [paging.escalation_dict(session, e) for e in visible(session, who, rows)]
+    return [escalation_dict(session, e) for e in visible(session, who, rows)]
 
 
 def notified(session: Session, escalation_id: int) -> list[str]:
@@ -100,7 +100,7 @@ def keep_secrets(
 ) -> list[dict[str, Any]]:
     """A method given without `secret` keeps the one it has (so editing what GET showed,
     where secrets are hidden, does not drop them); an empty string removes it."""
-    current = {m.name: m.secret for m in paging.contact_methods(session, user.id)}
+    current = {m.name: m.secret for m in contact_methods(session, user.id)}
     return [
         {
             **m,
@@ -126,7 +126,7 @@ def contact_channel(session: Session, user: User, method: str) -> Channel:
         select(ContactMethod).where(ContactMethod.user_id == user.id, ContactMethod.name == method)
     )
     if row is None:
-        names = [m.name for m in paging.contact_methods(session, user.id)]
+        names = [m.name for m in contact_methods(session, user.id)]
         known = f"; {user.name} has {', '.join(names)}" if names else f"; {user.name} has none"
         raise NotFound(f"no contact method named {method!r}{known}", field="method")
     return Channel(user.name, row.name, row.kind, row.address, row.secret)
@@ -205,10 +205,6 @@ def recipient(session: Session, n: Notification) -> Principal:
 
 def link_view(session: Session, n: Notification, esc: Escalation, action: str) -> dict[str, Any]:
     """What the link page shows: what was paged, for whom, and where it stands now."""
-    from warroom.alerts.models import Alert
-    from warroom.incidents.models import Incident
-    from warroom.incidents.rules import short_id
-
     who = recipient(session, n)
     out: dict[str, Any] = {
         "action": action,
@@ -245,3 +241,97 @@ def link_view(session: Session, n: Notification, esc: Escalation, action: str) -
         if alert is not None:
             out.update(title=alert.summary, severity=alert.source_severity, status=alert.status)
     return out
+
+
+# --- pages as the API shows them ---------------------------------------------------------
+
+
+def get_escalation(session: Session, escalation_id: int) -> Escalation:
+    if not 0 < escalation_id < 2**31:
+        raise NotFound(f"page {escalation_id} not found", field="escalation_id")
+    esc = session.get(Escalation, escalation_id)
+    if esc is None:
+        raise NotFound(f"page {escalation_id} not found", field="escalation_id")
+    return esc
+
+
+def notification_dict(n: Notification, users: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "user": users.get(n.user_id) if n.user_id else None,
+        "kind": n.kind,
+        "reason": n.reason,
+        "level": n.level + 1,
+        "pass": n.pass_no + 1,
+        "state": n.state,
+        "idempotency_key": n.key,
+        "due_at": iso(n.due_at),
+        "attempts": n.attempts,
+        "last_error": n.last_error,
+        "sent_at": iso(n.sent_at) if n.sent_at else None,
+        "log": list(n.log or []),
+    }
+
+
+def escalation_dict(
+    session: Session, esc: Escalation, with_notifications: bool = False
+) -> dict[str, Any]:
+
+    plan = rules.Plan.from_json(esc.plan)
+    out: dict[str, Any] = {
+        "id": esc.id,
+        "policy": esc.policy_name,
+        "incident": short_id(esc.incident_id) if esc.incident_id else None,
+        "alert_id": esc.alert_id,
+        "title": esc.title,
+        "state": esc.state,
+        "level": esc.level + 1,
+        "levels": len(plan.levels),
+        "pass": esc.pass_no + 1,
+        "passes": plan.repeat + 1,
+        "next_step_at": iso(esc.next_step_at) if esc.next_step_at else None,
+        "started_at": iso(esc.started_at),
+        "acknowledged_at": iso(esc.acknowledged_at) if esc.acknowledged_at else None,
+        "acknowledged_by": esc.acknowledged_by or None,
+        "exhausted_at": iso(esc.exhausted_at) if esc.exhausted_at else None,
+        "resolved_at": iso(esc.resolved_at) if esc.resolved_at else None,
+    }
+    if with_notifications:
+        users = dict(session.execute(select(User.id, User.name)).all())
+        out["notifications"] = [
+            notification_dict(n, users)
+            for n in session.scalars(
+                select(Notification)
+                .where(Notification.escalation_id == esc.id)
+                .order_by(Notification.due_at, Notification.id)
+            )
+        ]
+    return out
+
+
+def list_escalations(
+    session: Session,
+    *,
+    state: str | None = None,
+    incident_id: int | None = None,
+    user_id: int | None = None,
+    limit: int = 100,
+) -> list[Escalation]:
+    q = select(Escalation)
+    if state == "active":
+        q = q.where(Escalation.state.in_(rules.ACTIVE))
+    elif state:
+        if state not in rules.STATES:
+            raise ValidationFailed(
+                f"state must be active or one of {', '.join(rules.STATES)}", field="state"
+            )
+        q = q.where(Escalation.state == state)
+    if incident_id is not None:
+        q = q.where(Escalation.incident_id == incident_id)
+    if user_id is not None:
+        q = q.where(
+            Escalation.id.in_(
+                select(Notification.escalation_id).where(Notification.user_id == user_id)
+            )
+        )
+    return list(session.scalars(q.order_by(Escalation.id.desc()).limit(limit)))

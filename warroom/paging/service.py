@@ -1,5 +1,10 @@
 """Paging: starting escalations, firing their steps, acknowledging and resolving them.
 
+Paging starts and stops in reaction to incidents and alerts (`paging.subscribers`,
+wired through the seam), never by being called from those domains. A responder acting
+on a page publishes `PageAcknowledged` / `PageResolved`; the incident or alert domain
+carries it out and its own event stops every escalation for it.
+
 Every step and every notification is a job written in the same transaction as the state
 change that causes it (the engine's outbox), so a crash loses no page. Step jobs are keyed
 `esc:<id>:<pass>:<level>` and notification jobs `notify:<notification>:<attempt>`, so a
@@ -14,213 +19,27 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from warroom.core.clock import Clock, iso
+from warroom import seam
+from warroom.core.clock import Clock, iso, parse_utc
 from warroom.core.errors import Conflict, NotFound, ValidationFailed
-from warroom.core.principal import Principal
+from warroom.core.principal import Principal, require_responder
 from warroom.engine.queue import enqueue
-from warroom.paging import rules
+from warroom.incidents.models import Incident, IncidentService
+from warroom.incidents.timeline import record
+from warroom.oncall.service import on_call_user_ids
+from warroom.org.models import Service, Team, TeamMember, User
+from warroom.org.service import user_by_name
+from warroom.paging import events, links, rules
+from warroom.paging.contacts import contact_methods, notification_rules
 from warroom.paging.models import (
-    ContactMethod,
     Escalation,
-    EscalationLevel,
     EscalationPolicy,
     Notification,
-    NotificationRule,
 )
-from warroom.notify import links
-from warroom.org.models import Service, Team, TeamMember, User
+from warroom.paging.policies import get_policy, policy_plan
 
 STEP_JOB = "escalation_step"
 NOTIFY_JOB = "notify"
-
-
-# --- policies ---------------------------------------------------------------------------
-
-
-def get_policy(session: Session, name: str) -> EscalationPolicy:
-    row = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == name))
-    if row is None:
-        raise NotFound(f"no escalation policy named {name!r}", field="policy")
-    return row
-
-
-def list_policies(session: Session) -> list[EscalationPolicy]:
-    return list(session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
-
-
-def policy_plan(session: Session, policy: EscalationPolicy) -> rules.Plan:
-    levels = session.scalars(
-        select(EscalationLevel)
-        .where(EscalationLevel.policy_id == policy.id)
-        .order_by(EscalationLevel.position)
-    )
-    fallback = session.get(Team, policy.fallback_team_id) if policy.fallback_team_id else None
-    return rules.Plan(
-        levels=tuple(
-            rules.Level(
-                lv.timeout_minutes,
-                tuple(
-                    rules.Target(t["type"], t["name"], int(t.get("level", 1)))
-                    for t in lv.targets or []
-                ),
-            )
-            for lv in levels
-        ),
-        repeat=policy.repeat,
-        fallback=fallback.name if fallback else None,
-    )
-
-
-def policy_dict(session: Session, policy: EscalationPolicy) -> dict[str, Any]:
-    plan = policy_plan(session, policy)
-    services = list(
-        session.scalars(
-            select(Service.name)
-            .where(Service.escalation_policy_id == policy.id)
-            .order_by(Service.name)
-        )
-    )
-    return {
-        "name": policy.name,
-        "description": policy.description,
-        "repeat": plan.repeat,
-        "fallback": plan.fallback,
-        "levels": plan.to_json()["levels"],
-        "services": services,
-    }
-
-
-# --- contact methods and rules ----------------------------------------------------------
-
-
-def contact_methods(session: Session, user_id: int) -> list[ContactMethod]:
-    return list(
-        session.scalars(
-            select(ContactMethod)
-            .where(ContactMethod.user_id == user_id)
-            .order_by(ContactMethod.position, ContactMethod.id)
-        )
-    )
-
-
-def notification_rules(session: Session, user_id: int) -> list[tuple[NotificationRule, str]]:
-    return list(
-        session.execute(
-            select(NotificationRule, ContactMethod.name)
-            .join(ContactMethod, ContactMethod.id == NotificationRule.method_id)
-            .where(NotificationRule.user_id == user_id)
-            .order_by(NotificationRule.position, NotificationRule.id)
-        )
-    )
-
-
-def check_method(kind: str, address: str, field: str) -> None:
-    """Raises ValidationFailed naming `field` when a contact method cannot work."""
-    from warroom.notify.channels import check_apprise_url
-
-    if kind not in rules.METHOD_KINDS:
-        raise ValidationFailed(
-            f"kind must be one of {', '.join(rules.METHOD_KINDS)}", field=f"{field}.kind"
-        )
-    address = address.strip()
-    if not address:
-        raise ValidationFailed("address must not be empty", field=f"{field}.address")
-    if kind == "email" and ("@" not in address or " " in address):
-        raise ValidationFailed(f"{address!r} is not an email address", field=f"{field}.address")
-    if kind == "webhook" and not address.startswith(("http://", "https://")):
-        raise ValidationFailed(
-            "a webhook address must start with http:// or https://", field=f"{field}.address"
-        )
-    if kind == "apprise":
-        problem = check_apprise_url(address)
-        if problem:
-            raise ValidationFailed(problem, field=f"{field}.address")
-
-
-def set_contact(
-    session: Session,
-    user: User,
-    methods: list[dict[str, Any]],
-    rule_items: list[dict[str, Any]],
-) -> None:
-    """Replaces a person's contact methods and notification rules (validated first)."""
-    names: set[str] = set()
-    for i, m in enumerate(methods):
-        name = str(m.get("name") or "").strip()
-        if not name or len(name) > 64:
-            raise ValidationFailed(
-                "name must be 1-64 characters", field=f"contact_methods[{i}].name"
-            )
-        if name in names:
-            raise ValidationFailed(
-                f"duplicate contact method {name!r}", field=f"contact_methods[{i}].name"
-            )
-        names.add(name)
-        check_method(str(m.get("kind") or ""), str(m.get("address") or ""), f"contact_methods[{i}]")
-    for i, r in enumerate(rule_items):
-        if r.get("method") not in names:
-            raise ValidationFailed(
-                f"unknown contact method {r.get('method')!r}",
-                field=f"notification_rules[{i}].method",
-            )
-        after = r.get("after_minutes", 0)
-        if not isinstance(after, int) or not 0 <= after <= rules.MAX_DELAY_MINUTES:
-            raise ValidationFailed(
-                f"after_minutes must be a whole number from 0 to {rules.MAX_DELAY_MINUTES}",
-                field=f"notification_rules[{i}].after_minutes",
-            )
-    existing = {m.name: m for m in contact_methods(session, user.id)}
-    for rule in session.scalars(
-        select(NotificationRule).where(NotificationRule.user_id == user.id)
-    ):
-        session.delete(rule)
-    session.flush()  # the rules go first: deleting a method cascades to its rules in the store
-    for name, row in existing.items():
-        if name not in names:
-            session.delete(row)
-    session.flush()
-    rows: dict[str, ContactMethod] = {}
-    for position, m in enumerate(methods):
-        row = existing.get(m["name"]) or ContactMethod(user_id=user.id, name=m["name"])
-        row.kind = m["kind"]
-        row.address = str(m["address"]).strip()
-        row.secret = str(m.get("secret") or "")
-        row.position = position
-        session.add(row)
-        rows[row.name] = row
-    session.flush()
-    for position, r in enumerate(rule_items):
-        session.add(
-            NotificationRule(
-                user_id=user.id,
-                method_id=rows[r["method"]].id,
-                after_minutes=int(r.get("after_minutes", 0)),
-                position=position,
-            )
-        )
-    session.flush()
-
-
-def contact_dict(session: Session, user: User, show_secrets: bool = False) -> dict[str, Any]:
-    methods = contact_methods(session, user.id)
-    return {
-        "user": user.name,
-        "contact_methods": [
-            {
-                "name": m.name,
-                "kind": m.kind,
-                "address": m.address,
-                **({"secret": m.secret} if show_secrets and m.secret else {}),
-                **({"signed": bool(m.secret)} if m.kind == "webhook" else {}),
-            }
-            for m in methods
-        ],
-        "notification_rules": [
-            {"method": name, "after_minutes": r.after_minutes}
-            for r, name in notification_rules(session, user.id)
-        ],
-        "default_email": None if methods else user.email,
-    }
 
 
 # --- starting ---------------------------------------------------------------------------
@@ -229,12 +48,9 @@ def contact_dict(session: Session, user: User, show_secrets: bool = False) -> di
 def timeline(session: Session, clock: Clock, esc: Escalation, text: str, **data: Any) -> None:
     if esc.incident_id is None:
         return
-    from warroom.incidents import service as incidents
-    from warroom.incidents.models import Incident
-
     inc = session.get(Incident, esc.incident_id)
     if inc is not None:
-        incidents.record(
+        record(
             session,
             clock,
             inc,
@@ -316,8 +132,6 @@ def _active_for(session: Session, **where: Any) -> list[Escalation]:
 
 def start_for_incident(session: Session, clock: Clock, incident_id: int, title: str) -> None:
     """Starts the escalation policy of each of the incident's services (once per policy)."""
-    from warroom.incidents.models import IncidentService
-
     policy_ids = list(
         session.scalars(
             select(Service.escalation_policy_id)
@@ -346,8 +160,11 @@ def start_for_incident(session: Session, clock: Clock, incident_id: int, title: 
         )
 
 
-def start_for_alert(session: Session, clock: Clock, alert_id: int, service_id: int | None) -> None:
-    """Pages for an alert that opens no incident but whose rule says it pages."""
+def start_for_alert(
+    session: Session, clock: Clock, alert_id: int, service_id: int | None, title: str
+) -> None:
+    """Pages for an alert that opens no incident but whose rule says it pages: the
+    escalation policy of the alert's service, once per alert."""
     if service_id is None or _active_for(session, alert_id=alert_id):
         return
     svc = session.get(Service, service_id)
@@ -356,15 +173,12 @@ def start_for_alert(session: Session, clock: Clock, alert_id: int, service_id: i
     policy = session.get(EscalationPolicy, svc.escalation_policy_id)
     if policy is None:
         return
-    from warroom.alerts.models import Alert
-
-    alert = session.get(Alert, alert_id)
     start(
         session,
         clock,
         plan=policy_plan(session, policy),
         policy=policy,
-        title=(alert.summary if alert else "Alert")[:300],
+        title=(title or "Alert")[:300],
         alert_id=alert_id,
     )
 
@@ -381,14 +195,13 @@ def page_directly(
     timeout_minutes: int = 5,
 ) -> Escalation:
     """Pages a policy or named people for an incident on a responder's request."""
+    require_responder(principal)
     if bool(policy) == bool(users):
         raise ValidationFailed("give either policy or users", field="policy")
     if policy:
         row = get_policy(session, policy)
         plan, pol = policy_plan(session, row), row
     else:
-        from warroom.org.service import user_by_name
-
         names = [user_by_name(session, n).name for n in users or []]
         if not 1 <= timeout_minutes <= rules.MAX_TIMEOUT_MINUTES:
             raise ValidationFailed(
@@ -417,8 +230,6 @@ def resolve_targets(
 ) -> tuple[list[tuple[User, str]], list[str]]:
     """The people a level pages (each once, with why) and problems worth a timeline line.
     `reuse` keeps loaded schedules for the session (the engine's batch of steps)."""
-    from warroom.oncall.service import on_call_user_ids
-
     people: dict[int, tuple[User, str]] = {}
     problems: list[str] = []
     for t in targets:
@@ -577,7 +388,7 @@ def run_step(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     plan = rules.Plan.from_json(esc.plan)
     if level >= len(plan.levels):
         return
-    at = datetime.fromisoformat(payload["at"]) if payload.get("at") else clock.now()
+    at = parse_utc(payload["at"]) if payload.get("at") else clock.now()
     esc.pass_no, esc.level = pass_no, level
     lv = plan.levels[level]
     people, problems = resolve_targets(session, lv.targets, clock.now(), reuse=True)
@@ -692,124 +503,27 @@ def stop_for_alert(session: Session, clock: Clock, alert_id: int, event: str, by
         stop(session, clock, esc, event, by)
 
 
-def get_escalation(session: Session, escalation_id: int) -> Escalation:
-    if not 0 < escalation_id < 2**31:
-        raise NotFound(f"page {escalation_id} not found", field="escalation_id")
-    esc = session.get(Escalation, escalation_id)
-    if esc is None:
-        raise NotFound(f"page {escalation_id} not found", field="escalation_id")
-    return esc
-
-
 def act(session: Session, clock: Clock, principal: Principal, esc: Escalation, action: str) -> None:
-    """Acknowledge or resolve what was paged (the incident or the alert), which stops this
-    escalation and any other for the same incident or alert."""
-    from warroom.alerts import service as alerts
-    from warroom.incidents import service as incidents
-    from warroom.incidents.models import Incident
-
+    """Acknowledge or resolve what was paged (the incident or the alert): published as
+    `PageAcknowledged` / `PageResolved` for its owner to carry out, which stops this
+    escalation and any other for the same incident or alert. Needs the responder role."""
+    require_responder(principal)
     if action not in ("ack", "resolve"):
         raise ValidationFailed("action must be ack or resolve", field="action")
     if esc.state == "resolved":
         raise Conflict(f"page {esc.id} is already resolved", field="state")
-    if esc.incident_id is not None:
-        inc = session.get(Incident, esc.incident_id)
-        assert inc is not None
-        if action == "ack":
-            incidents.acknowledge(session, clock, principal, inc)
-        else:
-            incidents.resolve(session, clock, principal, inc, summary="")
-    elif esc.alert_id is not None:
-        alert = alerts.get_alert(session, esc.alert_id)
-        if action == "ack":
-            alerts.acknowledge(session, clock, principal, alert)
-        else:
-            alerts.resolve(session, clock, principal, alert)
+    kind = events.PageAcknowledged if action == "ack" else events.PageResolved
+    seam.publish(
+        session,
+        clock,
+        kind(
+            at=clock.now(),
+            escalation_id=esc.id,
+            incident_id=esc.incident_id,
+            alert_id=esc.alert_id,
+            by=principal.name,
+            by_user_id=principal.user_id,
+        ),
+    )
     # Whatever the incident or alert did, this escalation ends up stopped.
     stop(session, clock, esc, "acknowledge" if action == "ack" else "resolve", principal.name)
-
-
-# --- views ------------------------------------------------------------------------------
-
-
-def notification_dict(n: Notification, users: dict[int, str]) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "user": users.get(n.user_id) if n.user_id else None,
-        "kind": n.kind,
-        "reason": n.reason,
-        "level": n.level + 1,
-        "pass": n.pass_no + 1,
-        "state": n.state,
-        "idempotency_key": n.key,
-        "due_at": iso(n.due_at),
-        "attempts": n.attempts,
-        "last_error": n.last_error,
-        "sent_at": iso(n.sent_at) if n.sent_at else None,
-        "log": list(n.log or []),
-    }
-
-
-def escalation_dict(
-    session: Session, esc: Escalation, with_notifications: bool = False
-) -> dict[str, Any]:
-    from warroom.incidents.rules import short_id
-
-    plan = rules.Plan.from_json(esc.plan)
-    out: dict[str, Any] = {
-        "id": esc.id,
-        "policy": esc.policy_name,
-        "incident": short_id(esc.incident_id) if esc.incident_id else None,
-        "alert_id": esc.alert_id,
-        "title": esc.title,
-        "state": esc.state,
-        "level": esc.level + 1,
-        "levels": len(plan.levels),
-        "pass": esc.pass_no + 1,
-        "passes": plan.repeat + 1,
-        "next_step_at": iso(esc.next_step_at) if esc.next_step_at else None,
-        "started_at": iso(esc.started_at),
-        "acknowledged_at": iso(esc.acknowledged_at) if esc.acknowledged_at else None,
-        "acknowledged_by": esc.acknowledged_by or None,
-        "exhausted_at": iso(esc.exhausted_at) if esc.exhausted_at else None,
-        "resolved_at": iso(esc.resolved_at) if esc.resolved_at else None,
-    }
-    if with_notifications:
-        users = dict(session.execute(select(User.id, User.name)).all())
-        out["notifications"] = [
-            notification_dict(n, users)
-            for n in session.scalars(
-                select(Notification)
-                .where(Notification.escalation_id == esc.id)
-                .order_by(Notification.due_at, Notification.id)
-            )
-        ]
-    return out
-
-
-def list_escalations(
-    session: Session,
-    *,
-    state: str | None = None,
-    incident_id: int | None = None,
-    user_id: int | None = None,
-    limit: int = 100,
-) -> list[Escalation]:
-    q = select(Escalation)
-    if state == "active":
-        q = q.where(Escalation.state.in_(rules.ACTIVE))
-    elif state:
-        if state not in rules.STATES:
-            raise ValidationFailed(
-                f"state must be active or one of {', '.join(rules.STATES)}", field="state"
-            )
-        q = q.where(Escalation.state == state)
-    if incident_id is not None:
-        q = q.where(Escalation.incident_id == incident_id)
-    if user_id is not None:
-        q = q.where(
-            Escalation.id.in_(
-                select(Notification.escalation_id).where(Notification.user_id == user_id)
-            )
-        )
-    return list(session.scalars(q.order_by(Escalation.id.desc()).limit(limit)))

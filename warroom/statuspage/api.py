@@ -8,8 +8,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from warroom.core.deps import clock, db, needs
 from warroom.core.principal import Principal
+from warroom.http import clock, db, needs
 from warroom.statuspage import service
 
 router = APIRouter(prefix="/api/v1/status", tags=["status page"])

@@ -25,10 +25,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
-from warroom.core.deps import clock as clock_of
-from warroom.core.deps import db as db_of
 from warroom.core.errors import DomainError
 from warroom.db.session import Database
+from warroom.http import clock as clock_of
+from warroom.http import db as db_of
 from warroom.statuspage import service
 from warroom.statuspage.render import JSON_PATHS, PAGE_PATHS, Body, env, render_all
 

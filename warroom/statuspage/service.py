@@ -18,8 +18,9 @@ from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import SYSTEM, Principal
 from warroom.engine.queue import enqueue
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules as incident_rules
-from warroom.incidents import service as incidents
+from warroom.incidents import timeline as incident_timeline
 from warroom.incidents.models import Incident
 from warroom.org.models import Service
 from warroom.org.service import services_by_names
@@ -419,7 +420,7 @@ def publish(
     """Publishes an internal incident on the status page: an explicit act, refused for
     private incidents."""
     _require(principal, "responder")
-    inc = incidents.get_incident(session, principal, incident)
+    inc = incident_queries.get_incident(session, principal, incident)
     short = incident_rules.short_id(inc.id)
     if inc.private:
         raise Conflict(
@@ -452,7 +453,7 @@ def publish(
     if not components:
         # Without explicit statuses, the components that stand for the incident's
         # services are listed as affected (their statuses are left as they are).
-        names = incidents.summarize(session, [inc])[0]["services"]
+        names = incident_queries.summarize(session, [inc])[0]["services"]
         if names:
             mapped = session.scalars(
                 select(StatusComponent.id)
@@ -463,13 +464,13 @@ def publish(
             pub.components = list(dict.fromkeys([*(pub.components or []), *mapped]))
     pub.impact = impact or rules.impact_of([a["new_status"] for a in affected])
     _add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
-    incidents.log_event(
+    incident_timeline.record(
         session,
         clock,
-        principal,
         inc,
         kind="note",
         text=f"Published on the status page as {pub.name!r}: {body}",
+        actor=principal,
     )
     return pub
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from warroom.alerts import service as alerts
-from warroom.core.deps import clock, db
 from warroom.core.errors import DomainError
+from warroom.http import clock, db
 from warroom.org import service as org
 from warroom.web.routes import back, csrf_ok, csrf_rejected, current, templates
 
@@ -74,9 +74,9 @@ async def alert_action(request: Request, alert_id: int, action: str) -> Response
         with db(request).session() as s:
             alert = alerts.get_alert(s, alert_id)
             if alert.incident_id is not None:
-                from warroom.incidents import service as incidents
+                from warroom.incidents import queries as incident_queries
 
-                incidents.get_incident(s, who, alert.incident_id)
+                incident_queries.get_incident(s, who, alert.incident_id)
             if action == "ack":
                 alerts.acknowledge(s, c, who, alert)
             elif action == "resolve":

@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 
 from warroom.comms import service as comms
 from warroom.comms import templates as tpl
-from warroom.core.deps import clock, db
 from warroom.core.errors import DomainError
+from warroom.http import clock, db
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules
-from warroom.incidents import service as incidents
 from warroom.web.routes import back, csrf_ok, csrf_rejected, current, render_room, templates
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,7 @@ def _run(request: Request, ref: str, f: dict[str, str], preview: bool) -> dict[s
     who, _ = current(request)
     c = clock(request)
     with db(request).session() as s:
-        inc = incidents.get_incident(s, who, ref)
+        inc = incident_queries.get_incident(s, who, ref)
         return comms.post_update(
             s,
             c,

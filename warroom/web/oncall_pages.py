@@ -14,10 +14,11 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from warroom.core.deps import clock, db
 from warroom.core.errors import DomainError, NotFound
-from warroom.oncall import handoff_service, health, health_service, rules, service
+from warroom.http import clock, db
+from warroom.oncall import rules, service
 from warroom.org.models import Team
+from warroom.shifts import handoff_service, health, health_service
 from warroom.web.routes import back, csrf_ok, csrf_rejected, current, error_page, templates
 
 router = APIRouter(include_in_schema=False)

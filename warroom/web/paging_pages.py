@@ -14,12 +14,12 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from warroom.core.deps import clock, db
 from warroom.core.errors import Conflict, DomainError, ValidationFailed
-from warroom.paging import service as paging
+from warroom.http import clock, db
+from warroom.incidents import queries as incident_queries
 from warroom.paging import queries
+from warroom.paging import service as paging
 from warroom.paging.models import Escalation
-from warroom.incidents import service as incidents
 from warroom.web.routes import _fmt_dt, back, csrf_ok, csrf_rejected, current, templates
 
 router = APIRouter(include_in_schema=False)
@@ -166,7 +166,7 @@ async def page_someone(request: Request) -> Response:
     def work() -> None:
         c = clock(request)
         with db(request).session() as s:
-            inc = incidents.get_incident(s, who, ref)
+            inc = incident_queries.get_incident(s, who, ref)
             if inc.status in ("resolved", "closed"):
                 raise Conflict(f"{inc.status} incidents page nobody; reopen it first")
             if not timeout.isdigit():

@@ -16,17 +16,21 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from warroom.alerts import changes as alert_changes
 from warroom.alerts import service as alerts
 from warroom.auth import service as auth
 from warroom.core.clock import ensure_utc, parse_utc
-from warroom.core.deps import clock, db
 from warroom.core.errors import DomainError
 from warroom.core.principal import Principal
 from warroom.core.security import constant_equals
-from warroom.paging import service as paging
+from warroom.http import clock, db
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules
 from warroom.incidents import service as incidents
+from warroom.incidents import timeline as incident_timeline
 from warroom.org import service as org
+from warroom.paging import policies as paging_policies
+from warroom.paging import queries as paging_queries
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -173,7 +177,7 @@ def incident_list(
     who, csrf = current(request)
     with db(request).read() as s:
         try:
-            items, nxt = incidents.list_incidents(
+            items, nxt = incident_queries.list_incidents(
                 s,
                 who,
                 status=status or None,
@@ -246,19 +250,19 @@ def render_room(
     who, csrf = current(request)
     with db(request).read() as s:
         try:
-            inc = incidents.get_incident(s, who, ref)
+            inc = incident_queries.get_incident(s, who, ref)
         except DomainError as exc:
             return error_page(request, exc.message, exc.status_code, who)
-        data = incidents.detail(s, clock(request), inc)
-        changes = alerts.recent_changes(s, inc)
+        data = incident_queries.detail(s, clock(request), inc)
+        changes = alert_changes.recent_changes(s, inc)
         incident_alerts, _ = alerts.list_alerts(s, who, incident=str(inc.id), limit=200)
         users = [u.name for u in org.list_users(s) if u.active]
         sevs = [org.severity_dict(v) for v in org.severities(s)]
         pages = [
-            paging.escalation_dict(s, e, with_notifications=True)
-            for e in paging.list_escalations(s, incident_id=inc.id, limit=20)
+            paging_queries.escalation_dict(s, e, with_notifications=True)
+            for e in paging_queries.list_escalations(s, incident_id=inc.id, limit=20)
         ]
-        policies = [p.name for p in paging.list_policies(s)]
+        policies = [p.name for p in paging_policies.list_policies(s)]
     return templates.TemplateResponse(
         request,
         "room.html",
@@ -291,7 +295,7 @@ async def _room_action(request: Request, ref: str, action: str) -> Response:
     def work() -> None:
         c = clock(request)
         with db(request).session() as s:
-            inc = incidents.get_incident(s, who, ref)
+            inc = incident_queries.get_incident(s, who, ref)
             if action == "roles":
                 incidents.assign_role(
                     s, c, who, inc, role=f.get("role", ""), user_name=f.get("user", "")
@@ -330,14 +334,14 @@ async def room_action(request: Request, ref: str, action: str) -> Response:
 
 def _event_payload(request: Request, who: Principal, ref: str, after: int) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        inc = incidents.get_incident(s, who, ref)
-        events = incidents.timeline(s, inc.id, after)
+        inc = incident_queries.get_incident(s, who, ref)
+        events = incident_timeline.timeline(s, inc.id, after)
         if not events:
             return []
-        head = incidents.detail(s, clock(request), inc, with_timeline=False)
+        head = incident_queries.detail(s, clock(request), inc, with_timeline=False)
         out = []
         for ev in events:
-            d = incidents.event_dict(ev)
+            d = incident_timeline.event_dict(ev)
             d["html"] = templates.get_template("_event.html").render(ev=d)
             out.append(d)
         out[-1]["incident"] = {
@@ -371,7 +375,7 @@ async def stream(request: Request, ref: str, after: int = 0) -> Response:
 
     def visible() -> None:
         with db(request).read() as s:
-            incidents.get_incident(s, who, ref)
+            incident_queries.get_incident(s, who, ref)
 
     try:  # refuse at once (EventSource does not retry a 404) rather than mid-stream
         await anyio.to_thread.run_sync(visible)

@@ -4,14 +4,15 @@ warroom.statuspage.service, so the rules (private incidents are never published)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from warroom.core.deps import clock, db
+from warroom.core.clock import parse_utc
 from warroom.core.errors import DomainError, ValidationFailed
+from warroom.http import clock, db
 from warroom.statuspage import rules
 from warroom.statuspage import service as status
 from warroom.web.routes import back, csrf_ok, csrf_rejected, current, templates
@@ -49,10 +50,9 @@ def status_admin(request: Request, error: str = "", notice: str = "") -> Respons
 
 def _when(text: str, field: str) -> datetime:
     try:
-        value = datetime.fromisoformat(text.strip())
+        return parse_utc(text)
     except ValueError as exc:
         raise ValidationFailed(f"{field}: {text!r} is not a date and time", field=field) from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.post(PAGE + "/{action}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from warroom.db.models import Base
+from warroom.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,7 +8,7 @@ incoming person takes over at the instant their first span starts. Before that i
 the outgoing person gets a note drafted from what happened during their duty; the
 incoming person gets the start-of-shift checklist.
 
-Everything here takes and returns plain data; warroom.oncall.handoff_service gathers the
+Everything here takes and returns plain data; warroom.shifts.handoff_service gathers the
 facts from the store and keeps the results.
 """
 

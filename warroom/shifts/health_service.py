@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import ValidationFailed
-from warroom.paging.models import Escalation, Notification
 from warroom.incidents.models import Incident
-from warroom.oncall import handoff, health, rules, service
+from warroom.oncall import rules, service
 from warroom.oncall.models import Schedule
 from warroom.org.models import User
 from warroom.org.service import user_by_name
+from warroom.paging.models import Escalation, Notification
+from warroom.shifts import handoff, health
 
 CHUNK = 500
 

@@ -1,12 +1,16 @@
-"""Request plumbing shared by the API routers: store, clock, caller."""
+"""Request plumbing shared by the API routers: the store, the clock and the caller.
+
+Knows no domain: the app factory puts the store, the clock and the function that turns
+a bearer token into a Principal on `app.state`, so every router below it depends only
+on this module."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Request
 
-from warroom.auth.service import principal_for_token
 from warroom.core.clock import Clock
 from warroom.core.errors import Forbidden, Unauthorized
 from warroom.core.principal import Principal
@@ -32,9 +36,11 @@ def bearer(request: Request) -> str:
 
 
 def caller(request: Request) -> Principal:
+    """The principal of the request's bearer token (401 without a valid one)."""
     token = bearer(request)
+    resolve: Callable[[Any, str], Principal] = request.app.state.principal_for_token
     with db(request).read() as s:
-        return principal_for_token(s, token)
+        return resolve(s, token)
 
 
 def needs(role: str) -> Callable[[Request], Principal]:

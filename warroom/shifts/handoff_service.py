@@ -22,23 +22,27 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from warroom.alerts import service as alerts
+from warroom.alerts import changes as alert_changes
+from warroom.alerts import silences as alert_silences
 from warroom.alerts.matching import format_matcher
 from warroom.alerts.models import Alert, ChangeEvent
-from warroom.core.clock import Clock, ensure_utc, iso
+from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
 from warroom.core.errors import Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
-from warroom.paging import service as paging
-from warroom.paging.models import Notification
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules as incident_rules
-from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident, IncidentService
-from warroom.oncall import handoff, health, rules, service
-from warroom.oncall.health_service import business_hours, load_pages
-from warroom.oncall.models import Handoff, HandoffRemark, Schedule
+from warroom.oncall import rules, service
+from warroom.oncall.models import Schedule
 from warroom.org.models import Service, Severity, User
+from warroom.paging import contacts as paging_contacts
+from warroom.paging import policies as paging_policies
+from warroom.paging.models import Notification
+from warroom.shifts import handoff, health
+from warroom.shifts.health_service import business_hours, load_pages
+from warroom.shifts.models import Handoff, HandoffRemark
 
 log = logging.getLogger("warroom.oncall")
 
@@ -65,8 +69,8 @@ def scope(session: Session, row: Schedule) -> Scope:
     }
     policy_ids: list[int] = []
     described: list[str] = []
-    for pol in paging.list_policies(session):
-        plan = paging.policy_plan(session, pol)
+    for pol in paging_policies.list_policies(session):
+        plan = paging_policies.policy_plan(session, pol)
         if not any(
             t.type == "schedule" and t.name == row.name for lv in plan.levels for t in lv.targets
         ):
@@ -129,7 +133,7 @@ def _incidents(
     ranks = {name: rank for name, rank in session.execute(select(Severity.name, Severity.rank))}
     public = [i for i in open_rows if not i.private]
     public.sort(key=lambda i: (ranks.get(i.severity, 99), i.id))
-    summaries = incidents.summarize(session, public)
+    summaries = incident_queries.summarize(session, public)
     declared = session.scalar(
         select(func.count())
         .select_from(Incident)
@@ -250,7 +254,7 @@ def _changes(session: Session, sc: Scope, h: handoff.Handoff) -> dict[str, Any]:
     )
     items = [
         {k: d[k] for k in ("id", "kind", "summary", "service", "source", "at", "recorded_by")}
-        for d in (alerts.change_dict(c, sc.services) for c in rows)
+        for d in (alert_changes.change_dict(c, sc.services) for c in rows)
     ]
     return {"total": int(total or 0), "items": items}
 
@@ -258,7 +262,7 @@ def _changes(session: Session, sc: Scope, h: handoff.Handoff) -> dict[str, Any]:
 def _reach(session: Session, user: User | None, at: datetime) -> handoff.Reach:
     if user is None:
         return handoff.Reach((), "")
-    methods = tuple((m.name, m.kind) for m in paging.contact_methods(session, user.id))
+    methods = tuple((m.name, m.kind) for m in paging_contacts.contact_methods(session, user.id))
     last = session.scalar(
         select(Notification)
         .where(
@@ -283,7 +287,7 @@ def _reach(session: Session, user: User | None, at: datetime) -> handoff.Reach:
 def _silences(session: Session, sc: Scope, at: datetime) -> list[handoff.SilenceFact]:
     names = set(sc.services.values())
     out = []
-    for s in alerts.list_silences(session, _At(at), active_only=True):
+    for s in alert_silences.list_silences(session, _At(at), active_only=True):
         if ensure_utc(s.starts_at) > at:
             continue
         if s.kind == "maintenance":
@@ -448,7 +452,7 @@ def run_job(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     if row is None:
         return  # the schedule was removed
     now = ensure_utc(clock.now())
-    since = max(datetime.fromisoformat(payload["at"]), now - CATCH_UP)
+    since = max(parse_utc(payload["at"]), now - CATCH_UP)
     if since <= now:
         draft(session, clock, row, since, now)
     schedule_next(session, clock, row, after=now)

@@ -5,15 +5,6 @@ from warroom.auth.models import ApiToken, WebSession
 from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
 from warroom.engine.models import Job
-from warroom.paging.models import (
-    ContactMethod,
-    Escalation,
-    EscalationLevel,
-    EscalationPolicy,
-    InstanceKey,
-    Notification,
-    NotificationRule,
-)
 from warroom.incidents.models import (
     Incident,
     IncidentParticipant,
@@ -29,6 +20,15 @@ from warroom.oncall.models import (
     ScheduleOverride,
 )
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
+from warroom.paging.models import (
+    ContactMethod,
+    Escalation,
+    EscalationLevel,
+    EscalationPolicy,
+    InstanceKey,
+    Notification,
+    NotificationRule,
+)
 from warroom.statuspage.models import (
     ComponentStatusChange,
     PublicIncident,

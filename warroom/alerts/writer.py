@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from warroom.alerts import repeats, service
+from warroom.alerts import changes, integrations, repeats
 from warroom.alerts.models import Integration
 from warroom.alerts.parsers import ChangePayload, NormalizedEvent
 from warroom.core.clock import Clock
@@ -110,7 +110,7 @@ class Ingestor:
         if found:
             return ref
         with self.db.read() as s:
-            row = service.integration_by_key(s, key)
+            row = integrations.integration_by_key(s, key)
             ref = _ref(row) if row else None
         if len(self._keys) > 10_000:
             self._keys.clear()
@@ -272,7 +272,7 @@ class Ingestor:
             for i, item in enumerate(batch):
                 if item.change is not None:
                     integ = integration(item.integration_id)
-                    row = service.record_change(
+                    row = changes.record_change(
                         s,
                         self.clock,
                         change=item.change,

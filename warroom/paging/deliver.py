@@ -18,15 +18,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.alerts.models import Alert
 from warroom.core.clock import Clock, iso
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
 from warroom.engine.worker import backoff
-from warroom.paging import rules
+from warroom.incidents.models import Incident, IncidentService
+from warroom.incidents.rules import short_id
+from warroom.notify import channels
+from warroom.org.models import Service, User
+from warroom.paging import contacts, links, rules
 from warroom.paging import service as paging
 from warroom.paging.models import ContactMethod, Escalation, Notification
-from warroom.notify import channels, links
-from warroom.org.models import Service, User
 
 log = logging.getLogger("warroom.notify")
 
@@ -41,10 +44,6 @@ def _people(session: Session, n: Notification) -> str:
 def compose(session: Session, n: Notification, esc: Escalation) -> channels.Message:
     """The message for a notification, built only from recorded facts; the same
     notification always gives the same message."""
-    from warroom.alerts.models import Alert
-    from warroom.incidents.models import Incident, IncidentService
-    from warroom.incidents.rules import short_id
-
     key = links.signing_key(session)
     ack_url = links.url(key, n.id, "ack")
     resolve_url = links.url(key, n.id, "resolve")
@@ -236,7 +235,7 @@ def _fall_through(
     """Sends now by the person's next method that this step has not already used."""
     if failed.user_id is None:
         return None
-    methods = paging.contact_methods(session, failed.user_id)
+    methods = contacts.contact_methods(session, failed.user_id)
     prefix = failed.key.split(":ft:")[0]
     used_ids = {
         m
@@ -251,7 +250,7 @@ def _fall_through(
         if m is not None and (due <= now or m == failed.method_id)
     }
     used = {m.name for m in methods if m.id in used_ids}
-    rule_rows = paging.notification_rules(session, failed.user_id)
+    rule_rows = contacts.notification_rules(session, failed.user_id)
     name = rules.fall_through(
         [rules.Rule(nm, r.after_minutes) for r, nm in rule_rows],
         [m.name for m in methods],

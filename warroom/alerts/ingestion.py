@@ -1,0 +1,420 @@
+"""Alert ingestion: dedup against open alerts, routing by rule, silences and
+maintenance, flapping, grouping into incidents; and the alert lifecycle (acknowledge,
+resolve) whoever drives it.
+
+Invariants:
+- Events of one batch apply in arrival order, in the caller's transaction.
+- At most one open (triggered or acknowledged) alert per (integration, dedup key).
+- A new alert that opens an incident either joins the open incident an alert of the
+  same service (and group) joined within the rule's window, or declares one.
+- Every new, acknowledged and resolved alert is published through the seam
+  (`alerts.events`): paging and the incident lifecycle react there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from warroom import seam
+from warroom.alerts import events
+from warroom.alerts.matching import SEVERITY_FOR_SOURCE, is_flapping, matches
+from warroom.alerts.models import Alert, AlertRule, Integration, Silence
+from warroom.alerts.parsers import NormalizedEvent
+from warroom.core.clock import Clock
+from warroom.core.principal import Principal
+from warroom.incidents import rules as incident_rules
+from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident
+from warroom.incidents.timeline import record
+from warroom.org.models import Service
+
+DEFAULT_FLAP_COUNT = 3
+DEFAULT_FLAP_WINDOW = 30  # minutes
+
+
+@dataclass
+class Outcome:
+    dedup_key: str
+    alert_id: int | None
+    action: str  # created | updated | acknowledged | resolved | ignored
+    incident: str | None = None
+
+
+@dataclass
+class _Context:
+    rules: list[AlertRule]
+    silences: list[Silence]
+    service_names: dict[int, str]
+    fires: dict[str, list[datetime]] = field(default_factory=dict)
+
+
+def _context(session: Session, now: datetime) -> _Context:
+    rules = list(session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id)))
+    silences = list(
+        session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now))
+    )
+    names = {sid: name for sid, name in session.execute(select(Service.id, Service.name))}
+    return _Context(rules, silences, names)
+
+
+def _rule_for(ctx: _Context, labels: dict[str, str]) -> AlertRule | None:
+    for rule in ctx.rules:
+        if matches(list(rule.matchers or []), labels):
+            return rule
+    return None
+
+
+def _silenced_by(ctx: _Context, labels: dict[str, str], service: str | None) -> str | None:
+    for s in ctx.silences:
+        if s.kind == "maintenance":
+            if service and service in (s.services or []):
+                return f"maintenance #{s.id}"
+        elif s.matchers and matches(list(s.matchers), labels):
+            return f"silence #{s.id}"
+    return None
+
+
+def _match_labels(event: NormalizedEvent, integration: Integration) -> dict[str, str]:
+    return {
+        **event.labels,
+        "integration": integration.name,
+        "source": event.source,
+        "severity": event.labels.get("severity", event.severity),
+    }
+
+
+def ingest(
+    session: Session,
+    clock: Clock,
+    integration: Integration,
+    events: list[NormalizedEvent],
+    incident_refs: bool = True,
+) -> list[Outcome]:
+    """Applies events in order, in the caller's transaction. Built for storms: repeats
+    of open alerts (the bulk of a storm) become one UPDATE statement per batch without
+    loading objects; new alerts are inserted in one flush; only acknowledgements,
+    resolutions and incident work load full rows."""
+    now = clock.now()
+    keys = list(dict.fromkeys(e.dedup_key for e in events))
+    open_ids: dict[str, int] = {
+        key: alert_id
+        for alert_id, key in session.execute(
+            select(Alert.id, Alert.dedup_key).where(
+                Alert.integration_id == integration.id,
+                Alert.dedup_key.in_(keys),
+                Alert.status != "resolved",
+            )
+        )
+    }
+    loaded: dict[str, Alert] = {}
+    bumps: dict[int, dict[str, Any]] = {}
+    ctx: _Context | None = None
+    results: list[tuple[str, Alert | int | None, str]] = []
+
+    def full(key: str) -> Alert | None:
+        """The open alert as an object, with any pending repeats applied to it."""
+        if key in loaded:
+            return loaded[key]
+        alert_id = open_ids.get(key)
+        if alert_id is None:
+            return None
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        bump = bumps.pop(alert_id, None)
+        if bump:
+            alert.occurrences += bump["n"]
+            alert.last_seen = now
+            alert.summary = bump["summary"] or alert.summary
+            alert.source_severity = bump["severity"]
+        loaded[key] = alert
+        return alert
+
+    for ev in events:
+        key = ev.dedup_key
+        if ev.action == "trigger":
+            if key in loaded:
+                alert = loaded[key]
+                alert.last_seen = now
+                alert.occurrences += 1
+                alert.summary = ev.summary or alert.summary
+                alert.source_severity = ev.severity
+                results.append((key, alert, "updated"))
+            elif key in open_ids:
+                bump = bumps.setdefault(open_ids[key], {"n": 0})
+                bump.update(n=bump["n"] + 1, summary=ev.summary, severity=ev.severity)
+                results.append((key, open_ids[key], "updated"))
+            else:
+                if ctx is None:
+                    ctx = _context(session, now)
+                    ctx.fires = _recent_fires(session, integration, ctx, keys, now)
+                created = _new_alert(session, clock, ctx, integration, ev)
+                loaded[key] = created
+                results.append((key, created, "created"))
+            continue
+        found = full(key)
+        if found is None:
+            results.append((key, None, "ignored"))
+            continue
+        if ev.action == "acknowledge":
+            if found.status == "triggered":
+                if found.id is None:
+                    session.flush()
+                acknowledge_alert(session, clock, found, f"integration:{integration.name}")
+            found.last_seen = now
+            results.append((key, found, "acknowledged"))
+        else:
+            if found.id is None:
+                session.flush()
+            resolve_alert(session, clock, found, by=f"integration:{integration.name}")
+            del loaded[key]
+            open_ids.pop(key, None)
+            results.append((key, found, "resolved"))
+    if bumps:
+        table = cast(Table, Alert.__table__)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                occurrences=table.c.occurrences + bindparam("b_n"),
+                last_seen=now,
+                summary=func.coalesce(bindparam("b_summary"), table.c.summary),
+                source_severity=bindparam("b_severity"),
+            ),
+            [
+                {
+                    "b_id": i,
+                    "b_n": b["n"],
+                    "b_summary": b["summary"] or None,
+                    "b_severity": b["severity"],
+                }
+                for i, b in bumps.items()
+            ],
+        )
+    session.flush()
+    # Repeats were not loaded; look their incidents up only when the caller answers with them.
+    repeats = [r for _, r, _ in results if isinstance(r, int)] if incident_refs else []
+    incident_of = _incidents_of(session, repeats)
+    out = []
+    for key, row, action in results:
+        if isinstance(row, Alert):
+            out.append(Outcome(key, row.id, action, _inc_ref(row)))
+        elif isinstance(row, int):
+            inc_id = incident_of.get(row)
+            out.append(
+                Outcome(key, row, action, incident_rules.short_id(inc_id) if inc_id else None)
+            )
+        else:
+            out.append(Outcome(key, None, action))
+    return out
+
+
+def _incidents_of(session: Session, alert_ids: list[int]) -> dict[int, int | None]:
+    if not alert_ids:
+        return {}
+    return {
+        alert_id: inc_id
+        for alert_id, inc_id in session.execute(
+            select(Alert.id, Alert.incident_id).where(
+                Alert.id.in_(set(alert_ids)), Alert.incident_id.is_not(None)
+            )
+        )
+    }
+
+
+def _recent_fires(
+    session: Session, integration: Integration, ctx: _Context, keys: list[str], now: datetime
+) -> dict[str, list[datetime]]:
+    """When each key fired lately, for the flapping check (one query per batch)."""
+    window = max([r.flap_window_minutes for r in ctx.rules] + [DEFAULT_FLAP_WINDOW])
+    fires: dict[str, list[datetime]] = {}
+    for key, seen in session.execute(
+        select(Alert.dedup_key, Alert.first_seen).where(
+            Alert.integration_id == integration.id,
+            Alert.dedup_key.in_(keys),
+            Alert.first_seen >= now - timedelta(minutes=window),
+        )
+    ):
+        fires.setdefault(key, []).append(seen)
+    return fires
+
+
+def _inc_ref(alert: Alert) -> str | None:
+    return incident_rules.short_id(alert.incident_id) if alert.incident_id else None
+
+
+def _new_alert(
+    session: Session,
+    clock: Clock,
+    ctx: _Context,
+    integration: Integration,
+    ev: NormalizedEvent,
+) -> Alert:
+    now = clock.now()
+    labels = _match_labels(ev, integration)
+    rule = _rule_for(ctx, labels)
+    service_id = (rule.service_id if rule and rule.service_id else None) or integration.service_id
+    service = ctx.service_names.get(service_id) if service_id else None
+    severity = (rule.severity if rule and rule.severity else None) or SEVERITY_FOR_SOURCE.get(
+        ev.severity, "SEV-3"
+    )
+    alert = Alert(
+        integration_id=integration.id,
+        service_id=service_id,
+        rule_id=rule.id if rule else None,
+        dedup_key=ev.dedup_key,
+        status="triggered",
+        summary=ev.summary or ev.dedup_key,
+        source=ev.source,
+        source_severity=ev.severity,
+        severity=severity,
+        labels=ev.labels,
+        annotations=ev.annotations,
+        links=ev.links,
+        details={**ev.details, **({"group": ev.group} if ev.group else {})},
+        starts_at=ev.timestamp,
+        first_seen=now,
+        last_seen=now,
+        occurrences=1,
+        suppressed_by=_silenced_by(ctx, labels, service),
+        flapping=False,
+        noise_note="",
+    )
+    flap_count = rule.flap_count if rule else DEFAULT_FLAP_COUNT
+    since = now - timedelta(minutes=rule.flap_window_minutes if rule else DEFAULT_FLAP_WINDOW)
+    fired = ctx.fires.setdefault(ev.dedup_key, [])
+    alert.flapping = is_flapping(sum(1 for t in fired if t >= since) + 1, flap_count)
+    fired.append(now)
+    session.add(alert)
+    open_incident = rule.open_incident if rule else ev.severity in ("critical", "error")
+    if alert.suppressed_by or alert.flapping:
+        return alert
+    if not open_incident:
+        if rule is not None and rule.page:
+            session.flush()
+            _opened(session, clock, alert, pages=True)
+        return alert
+    session.flush()  # the incident path needs the alert's id
+    window = timedelta(minutes=rule.group_window_minutes if rule else 60)
+    group = ev.group
+    target = _group_incident(session, alert, group, now - window)
+    if target is not None:
+        alert.incident_id = target.id
+        alert_event(session, clock, alert, f"Alert grouped into this incident: {alert.summary}")
+        _opened(session, clock, alert, pages=False)
+        seam.publish(
+            session,
+            clock,
+            events.AlertAttached(at=now, alert_id=alert.id, incident_id=target.id),
+        )
+        return alert
+    who = Principal(role="responder", user_id=None, name=f"integration:{integration.name}")
+    started = ev.timestamp if ev.timestamp and ev.timestamp <= now else None
+    inc = incidents.declare(
+        session,
+        clock,
+        who,
+        title=(alert.summary or "Alert")[:200],
+        severity=severity,
+        services=[service] if service else [],
+        impact_summary="",
+        detection_source="automated_alert",
+        started_at=started,
+        detected_at=now,
+    )
+    alert.incident_id = inc.id
+    alert_event(session, clock, alert, f"Alert fired: {alert.summary}")
+    _opened(session, clock, alert, pages=False)
+    return alert
+
+
+def _opened(session: Session, clock: Clock, alert: Alert, *, pages: bool) -> None:
+    seam.publish(
+        session,
+        clock,
+        events.AlertOpened(
+            at=clock.now(), alert_id=alert.id, incident_id=alert.incident_id, pages=pages
+        ),
+    )
+
+
+def _group_incident(
+    session: Session, alert: Alert, group: str | None, since: datetime
+) -> Incident | None:
+    """The open incident that an alert for the same service (and group) joined lately."""
+    q = (
+        select(Incident)
+        .join(Alert, Alert.incident_id == Incident.id)
+        .where(
+            Incident.status.in_(incident_rules.ACTIVE_STATUSES),
+            Alert.first_seen >= since,
+            Alert.id != alert.id,
+        )
+        .order_by(Alert.first_seen.desc())
+        .limit(1)
+    )
+    if alert.service_id is not None:
+        q = q.where(Alert.service_id == alert.service_id)
+    else:
+        q = q.where(Alert.integration_id == alert.integration_id)
+    if group:
+        q = q.where(Alert.details["group"].as_string() == group)
+    return session.scalar(q)
+
+
+def alert_event(session: Session, clock: Clock, alert: Alert, text: str) -> None:
+    if alert.incident_id is None:
+        return
+    inc = session.get(Incident, alert.incident_id)
+    if inc is None:
+        return
+    record(
+        session,
+        clock,
+        inc,
+        kind="alert",
+        text=text,
+        actor=None,
+        data={
+            "alert_id": alert.id,
+            "dedup_key": alert.dedup_key,
+            "status": alert.status,
+            "links": list(alert.links or []),
+        },
+    )
+
+
+def resolve_alert(session: Session, clock: Clock, alert: Alert, by: str) -> None:
+    """Marks an alert resolved, notes it in its incident's timeline and publishes
+    `AlertResolved` (its pages stop; an alert-opened incident may resolve with it)."""
+    now = clock.now()
+    alert.status = "resolved"
+    alert.resolved_at = now
+    alert.last_seen = now
+    alert_event(session, clock, alert, f"Alert resolved: {alert.summary}")
+    seam.publish(
+        session,
+        clock,
+        events.AlertResolved(at=now, alert_id=alert.id, incident_id=alert.incident_id, by=by),
+    )
+
+
+def acknowledge_alert(session: Session, clock: Clock, alert: Alert, by: str) -> None:
+    """Marks a triggered alert acknowledged and publishes `AlertAcknowledged` (any page it
+    started stops)."""
+    alert.status = "acknowledged"
+    alert.acknowledged_at = clock.now()
+    at_source = by.startswith("integration:")
+    text = "Alert acknowledged at source" if at_source else f"{by} acknowledged alert"
+    alert_event(session, clock, alert, f"{text}: {alert.summary}")
+    seam.publish(
+        session,
+        clock,
+        events.AlertAcknowledged(
+            at=clock.now(), alert_id=alert.id, incident_id=alert.incident_id, by=by
+        ),
+    )

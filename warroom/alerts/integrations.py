@@ -1,0 +1,119 @@
+"""Integrations: where monitoring sends alerts. Each has a secret URL key (stored only
+as a hash; shown once at creation or rotation), an optional HMAC secret for signed
+bodies, a default service and a payload mapping."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.alerts.models import Integration
+from warroom.core.clock import Clock, iso
+from warroom.core.errors import Conflict, NotFound, ValidationFailed, require_choice
+from warroom.org.models import Service
+
+KINDS = ("pagerduty", "alertmanager", "grafana", "webhook")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    """32 characters, the length PagerDuty clients expect of a routing key."""
+    return secrets.token_hex(16)
+
+
+# --- integrations -----------------------------------------------------------------------
+
+
+def create_integration(
+    session: Session,
+    clock: Clock,
+    *,
+    name: str,
+    kind: str,
+    service: str | None = None,
+    hmac_secret: str | None = None,
+    mapping: dict[str, Any] | None = None,
+    rate_per_minute: int | None = None,
+) -> tuple[Integration, str]:
+    require_choice(kind, KINDS, "kind")
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed("name must be 1-100 characters", field="name")
+    if session.scalar(select(Integration.id).where(Integration.name == name)) is not None:
+        raise Conflict(f"an integration named {name!r} exists already", field="name")
+    if rate_per_minute is not None and rate_per_minute < 1:
+        raise ValidationFailed("rate_per_minute must be at least 1", field="rate_per_minute")
+    svc_id = service_id(session, service) if service else None
+    key = new_key()
+    row = Integration(
+        name=name,
+        kind=kind,
+        service_id=svc_id,
+        key_hash=hash_key(key),
+        key_hint=key[:4],
+        hmac_secret=hmac_secret or None,
+        mapping=mapping or {},
+        rate_per_minute=rate_per_minute,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def rotate_key(session: Session, clock: Clock, name: str) -> str:
+    row = integration_by_name(session, name)
+    key = new_key()
+    row.key_hash, row.key_hint, row.rotated_at = hash_key(key), key[:4], clock.now()
+    return key
+
+
+def integration_by_name(session: Session, name: str) -> Integration:
+    row = session.scalar(select(Integration).where(Integration.name == name))
+    if row is None:
+        raise NotFound(f"no integration named {name!r}", field="integration")
+    return row
+
+
+def integration_by_key(session: Session, key: str) -> Integration | None:
+    return session.scalar(select(Integration).where(Integration.key_hash == hash_key(key)))
+
+
+def verify_signature(secret: str | None, body: bytes, header: str | None) -> bool:
+    """`X-Warroom-Signature: sha256=<hex HMAC of the raw body>`; no secret, no check."""
+    if not secret:
+        return True
+    if not header:
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.strip())
+
+
+def service_id(session: Session, name: str) -> int:
+    sid = session.scalar(select(Service.id).where(Service.name == name))
+    if sid is None:
+        raise ValidationFailed(f"unknown service {name!r}", field="service")
+    return int(sid)
+
+
+def integration_dict(session: Session, row: Integration) -> dict[str, Any]:
+    svc = session.get(Service, row.service_id) if row.service_id else None
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "service": svc.name if svc else None,
+        "key_hint": row.key_hint + "…",
+        "signed": bool(row.hmac_secret),
+        "rate_per_minute": row.rate_per_minute,
+        "mapping": dict(row.mapping or {}),
+        "created_at": iso(row.created_at),
+        "rotated_at": iso(row.rotated_at),
+    }

@@ -1,0 +1,89 @@
+"""Silences (label matchers) and maintenance windows (services): alerts that match
+while one is active are recorded as suppressed, open no incident and page nobody."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.alerts.integrations import service_id
+from warroom.alerts.models import Silence
+from warroom.core.clock import Clock, iso
+from warroom.core.errors import NotFound, ValidationFailed
+from warroom.core.principal import Principal, require_responder
+
+
+def add_silence(
+    session: Session,
+    clock: Clock,
+    who: Principal,
+    *,
+    matchers: list[dict[str, Any]],
+    services: list[str],
+    starts_at: datetime | None,
+    ends_at: datetime,
+    comment: str,
+    kind: str = "silence",
+) -> Silence:
+    require_responder(who)
+    if kind not in ("silence", "maintenance"):
+        raise ValidationFailed("kind must be silence or maintenance", field="kind")
+    if kind == "silence" and not matchers:
+        raise ValidationFailed("a silence needs at least one matcher", field="matchers")
+    if kind == "maintenance" and not services:
+        raise ValidationFailed("a maintenance window needs at least one service", field="services")
+    for s in services:
+        service_id(session, s)
+    if not comment.strip():
+        raise ValidationFailed("comment must say why", field="comment")
+    start = starts_at or clock.now()
+    if ends_at <= start:
+        raise ValidationFailed("ends_at must be after starts_at", field="ends_at")
+    row = Silence(
+        kind=kind,
+        matchers=matchers,
+        services=services,
+        starts_at=start,
+        ends_at=ends_at,
+        created_by=who.name,
+        comment=comment.strip(),
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def expire_silence(session: Session, clock: Clock, who: Principal, silence_id: int) -> Silence:
+    require_responder(who)
+    row = session.get(Silence, silence_id) if 0 < silence_id < 2**31 else None
+    if row is None:
+        raise NotFound(f"silence {silence_id} not found", field="silence_id")
+    if row.ends_at > clock.now():
+        row.ends_at = clock.now()
+    return row
+
+
+def list_silences(session: Session, clock: Clock, active_only: bool = True) -> list[Silence]:
+    q = select(Silence).order_by(Silence.id.desc())
+    if active_only:
+        q = q.where(Silence.ends_at > clock.now())
+    return list(session.scalars(q))
+
+
+def silence_dict(s: Silence, now: datetime) -> dict[str, Any]:
+    state = "expired" if s.ends_at <= now else "active" if s.starts_at <= now else "pending"
+    return {
+        "id": s.id,
+        "kind": s.kind,
+        "matchers": list(s.matchers or []),
+        "services": list(s.services or []),
+        "starts_at": iso(s.starts_at),
+        "ends_at": iso(s.ends_at),
+        "created_by": s.created_by,
+        "comment": s.comment,
+        "state": state,
+    }

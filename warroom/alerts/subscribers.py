@@ -1,0 +1,33 @@
+"""How alerts react to paging (registered by `warroom.wiring`): a page for an alert
+that a responder acknowledges or resolves acknowledges or resolves the alert. Runs in
+the publisher's transaction; the responder's role was checked where they acted."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from warroom.alerts import service
+from warroom.alerts.models import Alert
+from warroom.core.clock import Clock
+from warroom.core.principal import Principal
+from warroom.paging import events as paging_events
+
+
+def _alert(session: Session, alert_id: int | None) -> Alert | None:
+    return session.get(Alert, alert_id) if alert_id else None
+
+
+def on_page_acknowledged(
+    session: Session, clock: Clock, event: paging_events.PageAcknowledged
+) -> None:
+    alert = _alert(session, event.alert_id)
+    if alert is not None and event.incident_id is None:
+        who = Principal(role="responder", user_id=event.by_user_id, name=event.by)
+        service.acknowledge(session, clock, who, alert)
+
+
+def on_page_resolved(session: Session, clock: Clock, event: paging_events.PageResolved) -> None:
+    alert = _alert(session, event.alert_id)
+    if alert is not None and event.incident_id is None:
+        who = Principal(role="responder", user_id=event.by_user_id, name=event.by)
+        service.resolve(session, clock, who, alert)

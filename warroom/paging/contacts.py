@@ -1,0 +1,144 @@
+"""Contact methods (email, signed webhook, Apprise URL) and notification rules: how
+and when each person is reached once a page names them. Replacing a person's methods
+validates everything first and deletes the old rules before their methods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.core.errors import ValidationFailed
+from warroom.notify.channels import check_apprise_url
+from warroom.org.models import User
+from warroom.paging import rules
+from warroom.paging.models import ContactMethod, NotificationRule
+
+
+def contact_methods(session: Session, user_id: int) -> list[ContactMethod]:
+    return list(
+        session.scalars(
+            select(ContactMethod)
+            .where(ContactMethod.user_id == user_id)
+            .order_by(ContactMethod.position, ContactMethod.id)
+        )
+    )
+
+
+def notification_rules(session: Session, user_id: int) -> list[tuple[NotificationRule, str]]:
+    return list(
+        session.execute(
+            select(NotificationRule, ContactMethod.name)
+            .join(ContactMethod, ContactMethod.id == NotificationRule.method_id)
+            .where(NotificationRule.user_id == user_id)
+            .order_by(NotificationRule.position, NotificationRule.id)
+        )
+    )
+
+
+def check_method(kind: str, address: str, field: str) -> None:
+    """Raises ValidationFailed naming `field` when a contact method cannot work."""
+    if kind not in rules.METHOD_KINDS:
+        raise ValidationFailed(
+            f"kind must be one of {', '.join(rules.METHOD_KINDS)}", field=f"{field}.kind"
+        )
+    address = address.strip()
+    if not address:
+        raise ValidationFailed("address must not be empty", field=f"{field}.address")
+    if kind == "email" and ("@" not in address or " " in address):
+        raise ValidationFailed(f"{address!r} is not an email address", field=f"{field}.address")
+    if kind == "webhook" and not address.startswith(("http://", "https://")):
+        raise ValidationFailed(
+            "a webhook address must start with http:// or https://", field=f"{field}.address"
+        )
+    if kind == "apprise":
+        problem = check_apprise_url(address)
+        if problem:
+            raise ValidationFailed(problem, field=f"{field}.address")
+
+
+def set_contact(
+    session: Session,
+    user: User,
+    methods: list[dict[str, Any]],
+    rule_items: list[dict[str, Any]],
+) -> None:
+    """Replaces a person's contact methods and notification rules (validated first)."""
+    names: set[str] = set()
+    for i, m in enumerate(methods):
+        name = str(m.get("name") or "").strip()
+        if not name or len(name) > 64:
+            raise ValidationFailed(
+                "name must be 1-64 characters", field=f"contact_methods[{i}].name"
+            )
+        if name in names:
+            raise ValidationFailed(
+                f"duplicate contact method {name!r}", field=f"contact_methods[{i}].name"
+            )
+        names.add(name)
+        check_method(str(m.get("kind") or ""), str(m.get("address") or ""), f"contact_methods[{i}]")
+    for i, r in enumerate(rule_items):
+        if r.get("method") not in names:
+            raise ValidationFailed(
+                f"unknown contact method {r.get('method')!r}",
+                field=f"notification_rules[{i}].method",
+            )
+        after = r.get("after_minutes", 0)
+        if not isinstance(after, int) or not 0 <= after <= rules.MAX_DELAY_MINUTES:
+            raise ValidationFailed(
+                f"after_minutes must be a whole number from 0 to {rules.MAX_DELAY_MINUTES}",
+                field=f"notification_rules[{i}].after_minutes",
+            )
+    existing = {m.name: m for m in contact_methods(session, user.id)}
+    for rule in session.scalars(
+        select(NotificationRule).where(NotificationRule.user_id == user.id)
+    ):
+        session.delete(rule)
+    session.flush()  # the rules go first: deleting a method cascades to its rules in the store
+    for name, row in existing.items():
+        if name not in names:
+            session.delete(row)
+    session.flush()
+    rows: dict[str, ContactMethod] = {}
+    for position, m in enumerate(methods):
+        row = existing.get(m["name"]) or ContactMethod(user_id=user.id, name=m["name"])
+        row.kind = m["kind"]
+        row.address = str(m["address"]).strip()
+        row.secret = str(m.get("secret") or "")
+        row.position = position
+        session.add(row)
+        rows[row.name] = row
+    session.flush()
+    for position, r in enumerate(rule_items):
+        session.add(
+            NotificationRule(
+                user_id=user.id,
+                method_id=rows[r["method"]].id,
+                after_minutes=int(r.get("after_minutes", 0)),
+                position=position,
+            )
+        )
+    session.flush()
+
+
+def contact_dict(session: Session, user: User, show_secrets: bool = False) -> dict[str, Any]:
+    methods = contact_methods(session, user.id)
+    return {
+        "user": user.name,
+        "contact_methods": [
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "address": m.address,
+                **({"secret": m.secret} if show_secrets and m.secret else {}),
+                **({"signed": bool(m.secret)} if m.kind == "webhook" else {}),
+            }
+            for m in methods
+        ],
+        "notification_rules": [
+            {"method": name, "after_minutes": r.after_minutes}
+            for r, name in notification_rules(session, user.id)
+        ],
+        "default_email": None if methods else user.email,
+    }

@@ -1,0 +1,104 @@
+"""The composition root: who reacts to what, and which engine job runs which handler.
+
+This is the one module that knows every domain. Domains publish events about their
+own changes (`<domain>/events.py`) and expose reactions (`<domain>/subscribers.py`);
+this module connects them, so reading it answers "what happens when an incident is
+resolved?" without following calls through the domains. `wire()` runs once per
+process, from every entry point (the app factory, the CLI, the store opener, tests);
+publishing before it is an error.
+
+A new domain plugs in here: register its subscribers with `seam.on` (in the
+publisher's transaction) or `seam.later` (a durable engine job), and its job handlers
+in `HANDLERS` / `DB_HANDLERS`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from warroom import seam
+from warroom.alerts import events as alert_events
+from warroom.alerts import subscribers as alert_subscribers
+from warroom.comms import deliver as comms_deliver
+from warroom.comms import service as comms_service
+from warroom.comms import subscribers as comms_subscribers
+from warroom.engine.worker import DB_HANDLERS, HANDLERS
+from warroom.incidents import events as incident_events
+from warroom.incidents import subscribers as incident_subscribers
+from warroom.incidents import targets
+from warroom.oncall import events as oncall_events
+from warroom.paging import deliver as paging_deliver
+from warroom.paging import events as paging_events
+from warroom.paging import service as paging_service
+from warroom.paging import subscribers as paging_subscribers
+from warroom.shifts import handoff_service
+from warroom.shifts import subscribers as shift_subscribers
+from warroom.statuspage import deliver as statuspage_deliver
+from warroom.statuspage import service as statuspage_service
+
+_lock = threading.Lock()
+_done = False
+
+
+def _subscribe() -> None:
+    inc = incident_events
+    # An incident is declared: its response-target timers, update cadence and pages start.
+    seam.on(inc.IncidentDeclared, targets.on_declared)
+    seam.on(inc.IncidentDeclared, comms_subscribers.on_declared)
+    seam.on(inc.IncidentDeclared, paging_subscribers.on_declared)
+    # Acknowledged: its pages stop.
+    seam.on(inc.IncidentAcknowledged, paging_subscribers.on_acknowledged)
+    # Severity changed while open: the new severity's timers and cadence take over.
+    seam.on(inc.IncidentSeverityChanged, targets.on_severity_changed)
+    seam.on(inc.IncidentSeverityChanged, comms_subscribers.on_severity_changed)
+    # Resolved or closed: every escalation for it ends (timers and cadence see the
+    # status when they fall due and stop by themselves).
+    seam.on(inc.IncidentResolved, paging_subscribers.on_resolved)
+    seam.on(inc.IncidentClosed, paging_subscribers.on_closed)
+    # Reopened: as if declared again.
+    seam.on(inc.IncidentReopened, targets.on_reopened)
+    seam.on(inc.IncidentReopened, comms_subscribers.on_reopened)
+    seam.on(inc.IncidentReopened, paging_subscribers.on_reopened)
+
+    # Alerts: a paging rule pages for its alert; acknowledging or resolving an alert
+    # stops its pages; the last alert of an alert-opened incident resolves it.
+    seam.on(alert_events.AlertOpened, paging_subscribers.on_alert_opened)
+    seam.on(alert_events.AlertAcknowledged, paging_subscribers.on_alert_acknowledged)
+    seam.on(alert_events.AlertResolved, paging_subscribers.on_alert_resolved)
+    seam.on(alert_events.AlertResolved, incident_subscribers.on_alert_resolved)
+
+    # A responder acts on a page: the incident or alert it was for is acknowledged or
+    # resolved (which stops the pages, above).
+    seam.on(paging_events.PageAcknowledged, incident_subscribers.on_page_acknowledged)
+    seam.on(paging_events.PageAcknowledged, alert_subscribers.on_page_acknowledged)
+    seam.on(paging_events.PageResolved, incident_subscribers.on_page_resolved)
+    seam.on(paging_events.PageResolved, alert_subscribers.on_page_resolved)
+
+    # A schedule changed: its next handoff note is due at the new change of person.
+    seam.on(oncall_events.ScheduleChanged, shift_subscribers.on_schedule_changed)
+
+
+def _handlers() -> None:
+    HANDLERS[seam.JOB] = seam.run_durable
+    HANDLERS[targets.JOB] = targets.check_response_target
+    HANDLERS["comms_cadence"] = comms_service.check_cadence
+    HANDLERS[paging_service.STEP_JOB] = paging_service.run_step
+    HANDLERS[handoff_service.HANDOFF_JOB] = handoff_service.run_job
+    HANDLERS["statuspage_maintenance"] = statuspage_service.run_maintenance_step
+    HANDLERS["statuspage_fanout"] = statuspage_service.fan_out
+    HANDLERS["statuspage_deliver"] = statuspage_deliver.deliver
+    # Deliveries talk to the outside world in short transactions of their own.
+    DB_HANDLERS[paging_service.NOTIFY_JOB] = paging_deliver.deliver
+    DB_HANDLERS[comms_deliver.JOB] = comms_deliver.deliver
+
+
+def wire() -> None:
+    """Registers every subscriber and engine handler (once per process)."""
+    global _done
+    with _lock:
+        if _done:
+            return
+        _subscribe()
+        _handlers()
+        seam.mark_wired()
+        _done = True
