@@ -28,7 +28,7 @@ SYSTEM = Principal(role="admin", user_id=None, name="warroom")
 def require_role(principal: Principal, role: str) -> None:
     """Raises Forbidden (403) unless the principal holds `role` or a higher one."""
     if not principal.can(role):
-        raise Forbidden(f"this action needs the {role} role")
+        raise Forbidden(f"this action needs the {role} role; the token has {principal.role}")
 
 
 def require_responder(principal: Principal) -> None:

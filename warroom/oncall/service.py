@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from warroom import seam
 from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
-from warroom.core.errors import NotFound, ValidationFailed
-from warroom.core.principal import Principal
+from warroom.core.errors import Forbidden, NotFound, ValidationFailed
+from warroom.core.principal import Principal, require_responder
 from warroom.core.security import hash_token
 from warroom.oncall import rules
 from warroom.oncall.events import ScheduleChanged
@@ -362,6 +362,8 @@ def create_override(
     level: int | None = None,
     note: str = "",
 ) -> ScheduleOverride:
+    """Adds an override (responders only); the next handoff follows it."""
+    require_responder(who)
     start, end = ensure_utc(bounded(start, "start")), ensure_utc(bounded(end, "end"))
     check_range(start, end, timedelta(days=366))
     person = user_by_name(session, user)
@@ -401,7 +403,11 @@ def list_overrides(
     return list(session.scalars(q.order_by(ScheduleOverride.starts_at, ScheduleOverride.id)))
 
 
-def delete_override(session: Session, schedule: Schedule, override_id: int, clock: Clock) -> None:
+def delete_override(
+    session: Session, clock: Clock, who: Principal, schedule: Schedule, override_id: int
+) -> None:
+    """Removes an override (responders only); the next handoff follows it."""
+    require_responder(who)
     row = session.get(ScheduleOverride, override_id)
     if row is None or row.schedule_id != schedule.id:
         raise NotFound(f"schedule {schedule.name!r} has no override {override_id}", field="id")
@@ -414,9 +420,19 @@ def delete_override(session: Session, schedule: Schedule, override_id: int, cloc
 
 
 def issue_feed_token(
-    session: Session, clock: Clock, *, schedule: Schedule | None = None, user: User | None = None
+    session: Session,
+    clock: Clock,
+    who: Principal,
+    *,
+    schedule: Schedule | None = None,
+    user: User | None = None,
 ) -> str:
-    """A new secret feed token (the old one stops working). Shown once; stored hashed."""
+    """A new secret feed token (the old one stops working). Shown once; stored hashed.
+    Responders may make one for a schedule or for themselves; only admins for another
+    person."""
+    require_responder(who)
+    if user is not None and user.id != who.user_id and not who.is_admin:
+        raise Forbidden("only admins may create another user's calendar feed")
     q = select(FeedToken)
     if schedule is not None:
         q = q.where(FeedToken.schedule_id == schedule.id)

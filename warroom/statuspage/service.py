@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from warroom import settings
 from warroom.core.clock import Clock, ensure_utc, iso
-from warroom.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from warroom.core.principal import SYSTEM, Principal
+from warroom.core.errors import Conflict, NotFound, ValidationFailed
+from warroom.core.principal import SYSTEM, Principal, require_role
 from warroom.engine.queue import enqueue
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules as incident_rules
@@ -116,7 +116,7 @@ def update_page(
     name: str | None = None,
     url: str | None = None,
 ) -> StatusPage:
-    _require(principal, "admin")
+    require_role(principal, "admin")
     row = page(session, clock)
     if name is not None:
         row.name = _text(name, "name", 200)
@@ -127,11 +127,6 @@ def update_page(
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _require(principal: Principal, role: str) -> None:
-    if not principal.can(role):
-        raise Forbidden(f"this action needs the {role} role; the token has {principal.role}")
 
 
 def _text(value: str | None, field: str, max_len: int, required: bool = True) -> str:
@@ -210,7 +205,7 @@ def create_component(
     only_show_if_degraded: bool = False,
     showcase: bool = True,
 ) -> StatusComponent:
-    _require(principal, "admin")
+    require_role(principal, "admin")
     name = _text(name, "name", 100)
     _choice(status, rules.COMPONENT_STATUSES, "status")
     if session.scalar(select(StatusComponent.id).where(StatusComponent.name == name)):
@@ -251,7 +246,7 @@ def update_component(
     name: str,
     changes: dict[str, Any],
 ) -> StatusComponent:
-    _require(principal, "admin")
+    require_role(principal, "admin")
     row = component_by_name(session, name)
     if "name" in changes and changes["name"] != row.name:
         new = _text(changes["name"], "name", 100)
@@ -279,7 +274,7 @@ def update_component(
 
 
 def delete_component(session: Session, clock: Clock, principal: Principal, name: str) -> None:
-    _require(principal, "admin")
+    require_role(principal, "admin")
     row = component_by_name(session, name)
     for child in session.scalars(select(StatusComponent).where(StatusComponent.group_id == row.id)):
         child.group_id = None
@@ -310,7 +305,7 @@ def set_status(session: Session, clock: Clock, row: StatusComponent, status: str
 def set_component_status(
     session: Session, clock: Clock, principal: Principal, name: str, status: str
 ) -> StatusComponent:
-    _require(principal, "responder")
+    require_role(principal, "responder")
     row = component_by_name(session, name)
     set_status(session, clock, row, status)
     return row
@@ -419,7 +414,7 @@ def publish(
 ) -> PublicIncident:
     """Publishes an internal incident on the status page: an explicit act, refused for
     private incidents."""
-    _require(principal, "responder")
+    require_role(principal, "responder")
     inc = incident_queries.get_incident(session, principal, incident)
     short = incident_rules.short_id(inc.id)
     if inc.private:
@@ -500,7 +495,7 @@ def post_update(
     impact: str | None = None,
     components: dict[str, str] | None = None,
 ) -> PublicIncidentUpdate:
-    _require(principal, "responder")
+    require_role(principal, "responder")
     pub = public_incident(session, code)
     if _linked_private(session, pub):
         raise Conflict(
@@ -605,7 +600,7 @@ def schedule_maintenance(
     components: list[str] | None = None,
     auto_transition: bool = True,
 ) -> PublicIncident:
-    _require(principal, "responder")
+    require_role(principal, "responder")
     name = _text(name, "name", MAX_NAME)
     body = _text(body, "body", MAX_BODY)
     start, end = ensure_utc(scheduled_for), ensure_utc(scheduled_until)
@@ -657,7 +652,7 @@ def maintenance_update(
     status: str,
     body: str = "",
 ) -> PublicIncidentUpdate:
-    _require(principal, "responder")
+    require_role(principal, "responder")
     pub = public_incident(session, code, kind="maintenance")
     _choice(status, rules.MAINTENANCE_STATUSES, "status")
     default = {
@@ -769,7 +764,7 @@ def unsubscribe(session: Session, clock: Clock, token: str) -> StatusSubscriber:
 
 
 def list_subscribers(session: Session, principal: Principal) -> list[dict[str, Any]]:
-    _require(principal, "admin")
+    require_role(principal, "admin")
     return [
         {
             "id": s.id,

@@ -226,7 +226,9 @@ async def override_delete(request: Request, name: str, override_id: int) -> Resp
 
     def work() -> None:
         with db(request).session() as s:
-            service.delete_override(s, service.get_schedule(s, name), override_id, clock(request))
+            service.delete_override(
+                s, clock(request), who, service.get_schedule(s, name), override_id
+            )
 
     try:
         await anyio.to_thread.run_sync(work)
