@@ -152,10 +152,3 @@ def run_durable(session: Session, clock: Clock, payload: dict[str, Any]) -> None
     if d is None:
         raise LookupError(f"no durable reaction named {payload.get('reaction')!r}")
     d.fn(session, clock, d.event_type.from_json(dict(payload["event"])))
-
-
-def subscribers(event_type: type[Event]) -> list[str]:
-    """Who reacts to an event type (for docs and tests): `module.function` names."""
-    now = [f"{fn.__module__}.{fn.__qualname__}" for fn in _NOW.get(event_type, ())]
-    durable = [f"{d.name} (durable)" for d in _LATER.get(event_type, ())]
-    return now + durable

@@ -1,8 +1,10 @@
 """What alert intake publishes through the seam (`warroom.seam`).
 
-Published inside the intake transaction, after the alert row is written. Suppressed
-(silenced, in maintenance) and flapping alerts publish `AlertOpened` with
-`pages=False` and no incident.
+Published inside the intake transaction, after the alert row is written. A new alert
+is published (`AlertOpened`) when it opens or joins an incident or pages on its own;
+suppressed (silenced, in maintenance), flapping and quiet alerts change nothing anyone
+reacts to and are inserted with the rest of their batch, unpublished. Acknowledging and
+resolving are published for every alert.
 """
 
 from __future__ import annotations
