@@ -338,13 +338,14 @@ def declare_as(cli: Run, token: str) -> dict[str, Any]:
 
 @pytest.fixture
 def conf(tmp_path: Path) -> Path:
-    """The example organisation without its alerting, on-call and paging sections (tested on
-    their own)."""
+    """The example organisation without its alerting, on-call, paging and status page
+    sections (tested on their own)."""
     target = tmp_path / "conf"
     shutil.copytree(EXAMPLE, target)
     (target / "alerting.yaml").unlink()
     (target / "oncall.yaml").unlink()
     (target / "paging.yaml").unlink()
+    (target / "statuspage.yaml").unlink()
     services = target / "services.yaml"
     lines = services.read_text().splitlines(keepends=True)
     services.write_text("".join(x for x in lines if "escalation_policy:" not in x))

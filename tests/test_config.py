@@ -28,10 +28,10 @@ def api(client: TestClient, db: Database, clock: ManualClock) -> Api:
 
 
 def acme() -> Doc:
-    """The example organisation; its alerting, on-call and paging sections have tests of
-    their own."""
+    """The example organisation; its alerting, on-call, paging and status page sections
+    have tests of their own."""
     data = load(EXAMPLE).data
-    skip = ("integrations", "alert_rules", "schedules", "escalation_policies")
+    skip = ("integrations", "alert_rules", "schedules", "escalation_policies", "status_components")
     doc = {k: v for k, v in data.items() if k not in skip}
     doc["services"] = [
         {k: v for k, v in s.items() if k != "escalation_policy"} for s in doc["services"]
@@ -490,6 +490,7 @@ def test_load_example_folder_merges_files() -> None:
         "alert_rules",
         "schedules",
         "escalation_policies",
+        "status_components",
     }
     assert len(loaded.data["users"]) == 6
     file, line = loaded.locate(("services", 0, "owner")) or ("", 0)
@@ -664,6 +665,16 @@ def test_service_used_by_a_rule_cannot_be_removed_unless_the_rule_goes_too(api: 
     r = apply(api, {**full, "services": without_search})
     assert r.status_code == 422 and "search-latency" in r.text
     rules = [x for x in full["alert_rules"] if x["name"] != "search-latency"]
-    changes = apply_ok(api, {**full, "services": without_search, "alert_rules": rules})
+    # The status page component standing for search goes too.
+    components = [c for c in full["status_components"] if c.get("service") != "search"]
+    changes = apply_ok(
+        api,
+        {
+            **full,
+            "services": without_search,
+            "alert_rules": rules,
+            "status_components": components,
+        },
+    )
     assert ("delete", "services", "search", []) in changes
     assert ("delete", "alert_rules", "search-latency", []) in changes

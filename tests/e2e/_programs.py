@@ -186,12 +186,23 @@ def serve(app: Any, tls: Tls | None = None) -> Iterator[str]:
 class Program:
     """A child process with its output in `log`; `stop()` ends it (TERM, then KILL)."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.args = args
         self.log = log
         self._out = log.open("wb")
         self.proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
         )
 
     def alive(self) -> bool:

@@ -163,3 +163,25 @@ def export(output: Path | None) -> None:
         click.echo(f"Wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+@click.command("example")
+@click.argument(
+    "folder", required=False, type=click.Path(path_type=Path, file_okay=False, writable=True)
+)
+def example(folder: Path | None) -> None:
+    """The demo organisation's config files (what `serve --demo` applies). With FOLDER,
+    copy them there, to read, change and `warroom apply FOLDER`; without, print where the
+    installed copy is."""
+    from warroom.demo import DemoMissing, copy_example, example_files, example_folder
+
+    try:
+        if folder is None:
+            example_files()
+            click.echo(str(example_folder()))
+            return
+        written = copy_example(folder)
+    except (DemoMissing, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {', '.join(p.name for p in written)} to {folder}")
+    click.echo(f"Apply them with: warroom apply {folder}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from warroom.cli.admin import apply, export, service, user
+from warroom.cli.admin import apply, example, export, service, user
 from warroom.cli.alerts import alert, change, integration, silence
 from warroom.cli.incident import incident
 from warroom.cli.oncall import oncall
@@ -19,6 +19,7 @@ from warroom.cli.status import status
 from warroom.settings import Settings, default_base_url
 
 if TYPE_CHECKING:
+    from warroom.config.loader import Loaded
     from warroom.core.clock import Clock
     from warroom.db.session import Database
     from warroom.org.service import Bootstrap
@@ -63,13 +64,25 @@ def _logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _demo_config() -> Loaded:
+    from warroom.config.loader import ConfigFileError
+    from warroom.demo import DemoMissing, example_config
+
+    try:
+        return example_config()
+    except (DemoMissing, ConfigFileError) as exc:
+        raise click.ClickException(f"cannot load the demo organisation: {exc}") from exc
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option(
     "--no-engine", is_flag=True, help="serve API and web only (run `warroom engine` apart)"
 )
-@click.option("--demo", is_flag=True, help="load the sample organisation in examples/acme")
+@click.option(
+    "--demo", is_flag=True, help="load the sample organisation (`warroom example` has its files)"
+)
 @click.option(
     "--workers",
     default=1,
@@ -90,6 +103,9 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
     _logging()
     settings = Settings.from_env()
     clock = SystemClock()
+    # Read before the store is opened: a broken install stops here, before the first
+    # run's credentials are made and printed.
+    demo_config = _demo_config() if demo else None
     db, boot = _open_store(clock)
     url = f"http://{host}:{port}"
     # Links inside notifications (acknowledge, resolve) point here unless set.
@@ -107,12 +123,13 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
         )
         click.echo(f"  CLI:  export WARROOM_URL={url} WARROOM_TOKEN={token}")
         click.echo("")
-    if demo:
+    if demo_config is not None:
         from warroom.demo import load_demo
 
-        made = load_demo(db, clock)
-        click.echo(f"Demo organisation loaded from examples/acme ({made} sample incidents added).")
+        made = load_demo(db, clock, demo_config)
+        click.echo(f"Demo organisation loaded ({made} sample incidents added).")
         click.echo("  demo logins: alice / bob / carol, password: warroom-demo")
+        click.echo(f"  public status page: {url}/status")
     engine_workers = [] if no_engine else start_engine(db, clock, poll_seconds=0.2)
     click.echo(f"Serving on {url}  (API docs: {url}/docs)")
     options: dict[str, Any] = {
@@ -207,6 +224,7 @@ main.add_command(user)
 main.add_command(service)
 main.add_command(apply)
 main.add_command(export)
+main.add_command(example)
 main.add_command(alert)
 main.add_command(silence)
 main.add_command(change)
