@@ -110,6 +110,8 @@ def later(event_type: type[E], name: str, fn: Callable[[Session, Clock, E], None
 
 
 def mark_wired() -> None:
+    """Allows `publish` from now on; `wiring.wire()` calls it once every subscriber is registered.
+    Idempotent; there is no way back."""
     global _wired
     _wired = True
 

@@ -36,6 +36,11 @@ def record_change(
     service_id: int | None = None,
     integration_id: int | None = None,
 ) -> ChangeEvent:
+    """Stores one change event (deploy, config change, feature flag) and returns it.
+    Raises ValidationFailed (422) for a kind outside CHANGE_KINDS (field `kind`), an unknown
+    `service` (field `service`) or a time more than 5 minutes ahead (field `timestamp`). Checks no
+    role: the route has authenticated the caller or the integration. Runs in the caller's
+    transaction and publishes nothing."""
     require_choice(change.kind, CHANGE_KINDS, "kind")
     if service:
         service_id = _service_id(session, service)
@@ -59,6 +64,7 @@ def record_change(
 
 
 def change_dict(c: ChangeEvent, service_names: dict[int, str]) -> dict[str, Any]:
+    """Returns the API form of a change event, its service named through `service_names`."""
     return {
         "id": c.id,
         "kind": c.kind,
@@ -75,6 +81,9 @@ def change_dict(c: ChangeEvent, service_names: dict[int, str]) -> dict[str, Any]
 def list_changes(
     session: Session, *, service: str | None = None, since: datetime | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
+    """Returns up to `limit` change events as API dicts, newest first; reads only.
+    Only those of `service` and at or after `since` when given; raises ValidationFailed (422, field
+    `service`) for an unknown service. Checks no role."""
     q = select(ChangeEvent).order_by(ChangeEvent.at.desc(), ChangeEvent.id.desc()).limit(limit)
     if service:
         q = q.where(ChangeEvent.service_id == _service_id(session, service))

@@ -367,6 +367,8 @@ def _group_incident(
 
 
 def alert_event(session: Session, clock: Clock, alert: Alert, text: str) -> None:
+    """Appends an `alert` line about `alert` to its incident's timeline; no-op without an incident.
+    Changes no state and publishes nothing; runs in the caller's transaction."""
     if alert.incident_id is None:
         return
     inc = session.get(Incident, alert.incident_id)

@@ -21,6 +21,7 @@ KINDS = ("pagerduty", "alertmanager", "grafana", "webhook")
 
 
 def hash_key(key: str) -> str:
+    """Returns the SHA-256 hex digest under which an integration's URL key is stored."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -43,6 +44,11 @@ def create_integration(
     mapping: dict[str, Any] | None = None,
     rate_per_minute: int | None = None,
 ) -> tuple[Integration, str]:
+    """Creates an integration and returns it with its new URL key, the only time the key is shown.
+    Raises ValidationFailed (422) for an unknown kind (field `kind`), a name that is empty or over
+    100 characters (`name`), a rate below 1 (`rate_per_minute`) or an unknown service
+    (`service`), and Conflict (409, field `name`) when the name is taken. Checks no role (the API
+    requires admin); runs in the caller's transaction and publishes nothing."""
     require_choice(kind, KINDS, "kind")
     name = name.strip()
     if not name or len(name) > 100:
@@ -70,6 +76,9 @@ def create_integration(
 
 
 def rotate_key(session: Session, clock: Clock, name: str) -> str:
+    """Gives the integration a new URL key and returns it; the old key stops working on commit.
+    Raises NotFound (404, field `integration`) for an unknown name. Checks no role (the API
+    requires admin); runs in the caller's transaction."""
     row = integration_by_name(session, name)
     key = new_key()
     row.key_hash, row.key_hint, row.rotated_at = hash_key(key), key[:4], clock.now()
@@ -77,6 +86,7 @@ def rotate_key(session: Session, clock: Clock, name: str) -> str:
 
 
 def integration_by_name(session: Session, name: str) -> Integration:
+    """Returns the integration named `name`; raises NotFound (404, field `integration`)."""
     row = session.scalar(select(Integration).where(Integration.name == name))
     if row is None:
         raise NotFound(f"no integration named {name!r}", field="integration")
@@ -84,6 +94,7 @@ def integration_by_name(session: Session, name: str) -> Integration:
 
 
 def integration_by_key(session: Session, key: str) -> Integration | None:
+    """Returns the integration whose URL key is `key`, or None; reads only and checks no role."""
     return session.scalar(select(Integration).where(Integration.key_hash == hash_key(key)))
 
 
@@ -98,6 +109,8 @@ def verify_signature(secret: str | None, body: bytes, header: str | None) -> boo
 
 
 def service_id(session: Session, name: str) -> int:
+    """Returns the id of the service named `name`.
+    Raises ValidationFailed (422, field `service`) for an unknown name."""
     sid = session.scalar(select(Service.id).where(Service.name == name))
     if sid is None:
         raise ValidationFailed(f"unknown service {name!r}", field="service")
@@ -105,6 +118,7 @@ def service_id(session: Session, name: str) -> int:
 
 
 def integration_dict(session: Session, row: Integration) -> dict[str, Any]:
+    """Returns the API form of an integration: its key only as a hint, a secret only as `signed`."""
     svc = session.get(Service, row.service_id) if row.service_id else None
     return {
         "name": row.name,

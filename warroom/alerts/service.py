@@ -26,6 +26,8 @@ NOISE_REASONS = ("false_positive", "noise", "duplicate", "not_actionable")
 
 
 def get_alert(session: Session, alert_id: int) -> Alert:
+    """Returns the alert with this id; raises NotFound (404, field `alert_id`) for a missing one.
+    Checks neither role nor visibility: an alert of a private incident is returned to anyone."""
     if not 0 < alert_id < 2**31:
         raise NotFound(f"alert {alert_id} not found", field="alert_id")
     alert = session.get(Alert, alert_id)
@@ -35,6 +37,9 @@ def get_alert(session: Session, alert_id: int) -> Alert:
 
 
 def acknowledge(session: Session, clock: Clock, who: Principal, alert: Alert) -> None:
+    """Acknowledges a triggered alert and publishes AlertAcknowledged (its pages stop); idempotent.
+    Needs the responder role (Forbidden, 403). An acknowledged alert is left as it is; a resolved
+    one raises Conflict (409, field `status`). Runs in the caller's transaction."""
     require_responder(who)
     if alert.status == "resolved":
         raise Conflict(f"alert {alert.id} is resolved", field="status")
@@ -43,6 +48,9 @@ def acknowledge(session: Session, clock: Clock, who: Principal, alert: Alert) ->
 
 
 def resolve(session: Session, clock: Clock, who: Principal, alert: Alert) -> None:
+    """Resolves an open alert and publishes AlertResolved; a resolved alert is left as it is.
+    Needs the responder role (Forbidden, 403). Its pages stop, and an incident that alerts opened
+    may resolve with it, in the caller's transaction."""
     require_responder(who)
     if alert.status != "resolved":
         resolve_alert(session, clock, alert, by=who.name)
@@ -51,6 +59,10 @@ def resolve(session: Session, clock: Clock, who: Principal, alert: Alert) -> Non
 def mark_noise(
     session: Session, clock: Clock, who: Principal, alert: Alert, reason: str, note: str = ""
 ) -> None:
+    """Marks the alert non-actionable (reason and note) and notes it in its incident's timeline.
+    Needs the responder role (Forbidden, 403); raises ValidationFailed (422, field `reason`) for a
+    reason outside NOISE_REASONS. Marking again overwrites the reason and adds another line, in any
+    alert status. Publishes nothing; runs in the caller's transaction."""
     require_responder(who)
     require_choice(reason, NOISE_REASONS, "reason")
     alert.noise = reason
@@ -61,6 +73,7 @@ def mark_noise(
 
 
 def alert_dict(alert: Alert, names: dict[str, dict[int, str]]) -> dict[str, Any]:
+    """Returns the API form of an alert, its service, integration and rule named through `names`."""
     return {
         "id": alert.id,
         "dedup_key": alert.dedup_key,
@@ -91,10 +104,12 @@ def alert_dict(alert: Alert, names: dict[str, dict[int, str]]) -> dict[str, Any]
 
 
 def id_names(session: Session, model: Any) -> dict[int, str]:
+    """Returns {id: name} for every row of `model` (a table with `id` and `name` columns)."""
     return {row_id: name for row_id, name in session.execute(select(model.id, model.name))}
 
 
 def names(session: Session) -> dict[str, dict[int, str]]:
+    """Returns the id-to-name maps of services, integrations and alert rules, for `alert_dict`."""
     return {
         "services": id_names(session, Service),
         "integrations": id_names(session, Integration),
@@ -116,6 +131,11 @@ def list_alerts(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Returns a page of alerts as API dicts, newest first, and the next page's cursor (or None).
+    Leaves out alerts of private incidents the caller may not see. Raises ValidationFailed (422)
+    for an unknown `status` (field `status`), an unknown `service` (field `service`) or a bad
+    `cursor` (field `cursor`), and get_incident's errors (field `incident_id`) for a malformed,
+    missing or invisible `incident`. Checks no role; reads only."""
     if status is not None and status not in ALERT_STATUSES + ("open",):
         raise ValidationFailed(
             f"status must be one of {', '.join(ALERT_STATUSES)}, open",

@@ -28,6 +28,12 @@ def add_silence(
     comment: str,
     kind: str = "silence",
 ) -> Silence:
+    """Creates a silence (label matchers) or a maintenance window (services) and returns it.
+    Needs the responder role (Forbidden, 403). Raises ValidationFailed (422) for a kind other than
+    silence or maintenance (`kind`), a silence without matchers (`matchers`), a maintenance window
+    without services (`services`), an unknown service (`service`), an empty comment (`comment`) or
+    an end not after the start (`ends_at`). Starts now unless `starts_at` is given; suppresses only
+    alerts that arrive while it is active. Runs in the caller's transaction; publishes nothing."""
     require_responder(who)
     if kind not in ("silence", "maintenance"):
         raise ValidationFailed("kind must be silence or maintenance", field="kind")
@@ -58,6 +64,10 @@ def add_silence(
 
 
 def expire_silence(session: Session, clock: Clock, who: Principal, silence_id: int) -> Silence:
+    """Ends a silence or maintenance window now and returns it; one already ended is left as it is.
+    Needs the responder role (Forbidden, 403); raises NotFound (404, field `silence_id`) for a
+    missing one. A pending one ends now as well, so it never applies. Runs in the caller's
+    transaction."""
     require_responder(who)
     row = session.get(Silence, silence_id) if 0 < silence_id < 2**31 else None
     if row is None:
@@ -68,6 +78,8 @@ def expire_silence(session: Session, clock: Clock, who: Principal, silence_id: i
 
 
 def list_silences(session: Session, clock: Clock, active_only: bool = True) -> list[Silence]:
+    """Returns silences and maintenance windows, newest first; by default only those not yet ended.
+    Pending ones (not started yet) count as not ended. Checks no role; reads only."""
     q = select(Silence).order_by(Silence.id.desc())
     if active_only:
         q = q.where(Silence.ends_at > clock.now())
@@ -75,6 +87,7 @@ def list_silences(session: Session, clock: Clock, active_only: bool = True) -> l
 
 
 def silence_dict(s: Silence, now: datetime) -> dict[str, Any]:
+    """Returns the API form of a silence, with its state at `now` (pending, active or expired)."""
     state = "expired" if s.ends_at <= now else "active" if s.starts_at <= now else "pending"
     return {
         "id": s.id,

@@ -20,6 +20,10 @@ def _alert(session: Session, alert_id: int | None) -> Alert | None:
 def on_page_acknowledged(
     session: Session, clock: Clock, event: paging_events.PageAcknowledged
 ) -> None:
+    """Reaction to PageAcknowledged: acknowledges the alert of a page that was for an alert alone.
+    Pages for an incident are left to the incident. Acts as a responder named after the person who
+    acted; a resolved alert raises Conflict (409), which rolls the page action back. Runs in the
+    publisher's transaction."""
     alert = _alert(session, event.alert_id)
     if alert is not None and event.incident_id is None:
         who = Principal(role="responder", user_id=event.by_user_id, name=event.by)
@@ -27,6 +31,9 @@ def on_page_acknowledged(
 
 
 def on_page_resolved(session: Session, clock: Clock, event: paging_events.PageResolved) -> None:
+    """Reaction to PageResolved: resolves the alert of a page that was for an alert alone.
+    Pages for an incident are left to the incident; an alert resolved already is left as it is
+    (otherwise AlertResolved is published). Runs in the publisher's transaction."""
     alert = _alert(session, event.alert_id)
     if alert is not None and event.incident_id is None:
         who = Principal(role="responder", user_id=event.by_user_id, name=event.by)

@@ -21,6 +21,10 @@ SESSION_LIFETIME = timedelta(hours=12)
 def create_token(
     session: Session, clock: Clock, *, role: str, user: User | None = None, name: str = ""
 ) -> str:
+    """Creates an API token with `role` (for `user` if given) and returns its secret, shown once.
+    Raises ValidationFailed (422, field `role`) for an unknown role. Checks no role itself and does
+    not cap the token's role at its user's (the admin API and the CLI decide); stored hashed, in
+    the caller's transaction."""
     if role not in ROLES:
         raise ValidationFailed(
             f"role must be one of {', '.join(ROLES)}", field="role", allowed=list(ROLES)
@@ -40,6 +44,9 @@ def create_token(
 
 
 def principal_for_token(session: Session, token: str) -> Principal:
+    """Returns who a bearer token acts as: its role, and its user's id and name (else its name).
+    Raises Unauthorized (401) for an unknown or revoked token or a deactivated user. The token's
+    role applies even if its user's role changed since. Reads only."""
     row = session.execute(
         select(ApiToken, User)
         .outerjoin(User, User.id == ApiToken.user_id)
@@ -79,6 +86,8 @@ def login(session: Session, clock: Clock, login_name: str, password: str) -> tup
 def principal_for_session(
     session: Session, clock: Clock, secret: str
 ) -> tuple[Principal, str] | None:
+    """Returns the principal and CSRF token of a live web session, or None if unknown or expired.
+    Also None for a deactivated user; the role is the user's current one. Reads only."""
     row = session.execute(
         select(WebSession, User)
         .join(User, User.id == WebSession.user_id)
@@ -93,6 +102,7 @@ def principal_for_session(
 
 
 def logout(session: Session, secret: str) -> None:
+    """Ends the web session with this secret; an unknown secret changes nothing (idempotent)."""
     web = session.scalar(select(WebSession).where(WebSession.session_hash == hash_token(secret)))
     if web is not None:
         session.delete(web)

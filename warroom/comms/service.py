@@ -35,10 +35,13 @@ EXTERNAL_NOTE = "recorded in the timeline; publish it on the status page to reac
 
 
 def fmt_time(value: datetime | None) -> str | None:
+    """Returns a time as 'YYYY-MM-DD HH:MM UTC', or None for None."""
     return f"{ensure_utc(value):%Y-%m-%d %H:%M} UTC" if value else None
 
 
 def fmt_duration(seconds: int) -> str:
+    """Returns a length in seconds as days, hours and minutes ('1 d 2 h', '5 min', '0 min').
+    Seconds are dropped; zero parts are left out."""
     minutes = seconds // 60
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
@@ -53,6 +56,8 @@ def fmt_duration(seconds: int) -> str:
 
 
 def interval_minutes(session: Session, severity: str, audience: str) -> int | None:
+    """Returns the severity's update interval in minutes for an audience, or None if it sets none.
+    Raises ValidationFailed (422, field `severity`) for an unknown severity."""
     targets = severity_by_name(session, severity).targets or {}
     value = targets.get(f"{audience}_update_minutes")
     return value if isinstance(value, int) and value > 0 else None
@@ -73,6 +78,8 @@ def last_update_at(session: Session, inc: Incident, audience: str) -> datetime |
 
 
 def next_update_due(session: Session, inc: Incident, audience: str) -> datetime | None:
+    """Returns when the next update for an audience is due, or None (inactive, or no interval).
+    Due one interval after the audience's last update, or after declaration. Reads only."""
     if inc.status not in rules.ACTIVE_STATUSES:
         return None
     minutes = interval_minutes(session, inc.severity, audience)
@@ -186,6 +193,10 @@ def render_update(
     extra: str = "",
     after_posting: bool = True,
 ) -> tpl.Rendered:
+    """Returns an update rendered from recorded facts (warnings name what is missing).
+    Raises ValidationFailed (422) for an unknown template (field `template`), an audience outside
+    AUDIENCES (`audience`), `extra` over 5,000 characters (`extra`) or a template that does not
+    render (`template`). Checks no role; writes nothing."""
     default_audience, body, source = choose(session, template, inc)
     aud = audience or default_audience
     if aud not in tpl.AUDIENCES:
@@ -215,6 +226,12 @@ def post_update(
     extra: str = "",
     preview: bool = False,
 ) -> dict[str, Any]:
+    """Records an update in the timeline, queues it for team channels if internal, and returns it.
+    Needs the responder role (Forbidden, 403); raises Conflict (409) for a closed incident unless
+    `preview`, and render_update's ValidationFailed. Internal updates are queued for the channels of
+    the teams owning the incident's services; external ones are only recorded (the status page is a
+    step of its own). With `preview`, returns the same answer and writes and queues nothing.
+    Reschedules the update cadence; publishes no event; runs in the caller's transaction."""
     require_responder(principal)
     if not preview and inc.status == "closed":
         incident_rules.require_open(inc.id, inc.status, "posting updates")

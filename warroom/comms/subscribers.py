@@ -20,14 +20,21 @@ def _schedule(session: Session, clock: Clock, incident_id: int) -> None:
 
 
 def on_declared(session: Session, clock: Clock, event: events.IncidentDeclared) -> None:
+    """Reaction to IncidentDeclared: schedules the update-cadence checks of the incident's severity.
+    Only while the incident is active; idempotent (job keys); in the publisher's transaction."""
     _schedule(session, clock, event.incident_id)
 
 
 def on_severity_changed(
     session: Session, clock: Clock, event: events.IncidentSeverityChanged
 ) -> None:
+    """Reaction to IncidentSeverityChanged: schedules the new severity's cadence checks.
+    Only while the incident is active (the old severity's checks stop by themselves); idempotent;
+    in the publisher's transaction."""
     _schedule(session, clock, event.incident_id)
 
 
 def on_reopened(session: Session, clock: Clock, event: events.IncidentReopened) -> None:
+    """Reaction to IncidentReopened: schedules the cadence checks of the reopened incident again.
+    Only while it is active; idempotent (job keys); in the publisher's transaction."""
     _schedule(session, clock, event.incident_id)

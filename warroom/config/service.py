@@ -57,6 +57,9 @@ class ConfigInvalid(ValidationFailed):
 
 
 def parse(data: Any) -> ConfigDoc:
+    """Returns the document validated against the config schema; cross-references are not checked.
+    Raises ConfigInvalid (422) listing every schema problem, the first one as `field`. Reads
+    nothing."""
     if not isinstance(data, dict):
         raise ConfigInvalid([Problem((), "the config must be a mapping")])
     try:
@@ -231,6 +234,11 @@ def _norm(kind: str, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
+    """Returns the validated document and the changes applying it would make; writes nothing.
+    Raises ConfigInvalid (422) listing every problem: schema, cross-references, and deleting
+    severities or services that incidents, integrations or alert rules still use. A section left
+    out changes nothing; users and integrations left out of their section are kept. Checks no role
+    (the API requires admin)."""
     doc = parse(data)
     problems = _check(session, doc)
     live = _live(session)
@@ -314,6 +322,12 @@ def _delete_problems(session: Session, doc: ConfigDoc, changes: list[Change]) ->
 
 
 def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> list[Change]:
+    """Makes the live config match the document and returns the changes, as `plan` lists them.
+    With `dry_run`, or when nothing differs, writes nothing. Raises ConfigInvalid (422) as `plan`
+    does, before writing. Entries a given section omits are deleted, except users and
+    integrations; a new integration's key is in its change, shown once. Publishes ScheduleChanged
+    for every schedule in the document. Checks no role (the API requires admin); runs in the
+    caller's transaction, so a failure leaves nothing behind."""
     doc, changes = plan(session, data)
     if dry_run or not changes:
         return changes
@@ -493,6 +507,9 @@ def _apply_alert_rules(session: Session, doc: ConfigDoc) -> None:
 
 
 def export_data(session: Session) -> dict[str, Any]:
+    """Returns the live config as one document, every section filled, in the form `apply` accepts.
+    Includes the secrets of contact methods; integration keys and HMAC secrets are never in it.
+    Checks no role (the API requires admin); reads only."""
     svc_names = {sid: name for sid, name in session.execute(select(Service.id, Service.name))}
     policy_of = paging_config.service_policy_names(session)
     return {
@@ -558,4 +575,5 @@ def export_data(session: Session) -> dict[str, Any]:
 
 
 def export_yaml(session: Session) -> str:
+    """Returns `export_data` as YAML, sections in the schema's order; reads only."""
     return yaml.safe_dump(export_data(session), sort_keys=False, allow_unicode=True)

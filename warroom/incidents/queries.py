@@ -49,6 +49,10 @@ def visible_clause(principal: Principal) -> ColumnElement[bool]:
 
 
 def get_incident(session: Session, principal: Principal, ref: str | int) -> Incident:
+    """Returns the incident `ref` names (INC-42 or 42) if the caller may see it.
+    Raises ValidationFailed (422, field `incident_id`) for a malformed ref and NotFound (404, field
+    `incident_id`) for a missing incident or a private one the caller may not see. Checks no role;
+    reads only."""
     number = rules.parse_incident_ref(ref)
     if number is None:
         raise ValidationFailed(
@@ -76,6 +80,11 @@ def list_incidents(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Returns a page of the incidents the caller may see, newest first, and the next page's cursor.
+    The cursor is None on the last page. `status` wins over `active`; `q` matches the title
+    case-insensitively. Raises ValidationFailed (422) for an unknown `status` (field `status`) or
+    `severity` (field `severity`), a `limit` outside 1-500 (field `limit`) or a bad `cursor`
+    (field `cursor`). Checks no role; reads only."""
     if status is not None:
         require_choice(status, rules.STATUSES, "status")
     if severity is not None:
@@ -102,6 +111,7 @@ def list_incidents(
 
 
 def count_incidents(session: Session, principal: Principal) -> dict[str, int]:
+    """Returns how many incidents the caller may see per status, every status present (maybe 0)."""
     rows = session.execute(
         select(Incident.status, func.count())
         .where(visible_clause(principal))
@@ -138,6 +148,7 @@ def summarize(session: Session, incidents: list[Incident]) -> list[dict[str, Any
 
 
 def milestones(inc: Incident) -> dict[str, datetime | None]:
+    """Returns the incident's milestone times by name, started to resolved, None where unset."""
     return {
         "started": inc.started_at,
         "detected": inc.detected_at,
@@ -180,6 +191,9 @@ def _base_dict(inc: Incident, services: list[str], commander: str | None) -> dic
 def detail(
     session: Session, clock: Clock, inc: Incident, with_timeline: bool = True
 ) -> dict[str, Any]:
+    """Returns the incident's full API form: milestones, roles and their history, and the timeline.
+    `with_timeline=False` leaves the timeline out. Checks neither role nor visibility (callers got
+    `inc` through get_incident); reads only."""
     out = summarize(session, [inc])[0]
     active = active_roles(session, inc.id)
     roles: dict[str, Any] = {r: None for r in rules.ROLES if r != "sme"}

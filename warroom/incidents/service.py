@@ -81,6 +81,15 @@ def declare(
     detected_at: datetime | None = None,
     commander: str | None = None,
 ) -> Incident:
+    """Declares an incident (status investigating), returns it and publishes IncidentDeclared.
+    Needs the responder role (Forbidden, 403). Raises ValidationFailed (422) for an empty or over
+    200-character title (`title`), an unknown severity (`severity`) or services (`services`), a
+    detection source outside DETECTION_SOURCES (`detection_source`), a start or detection time more
+    than a minute ahead or a start after detection (`started_at`/`detected_at`); NotFound (404,
+    field `user`) for an unknown `commander` and ValidationFailed (`user`) for a deactivated one.
+    The caller becomes a participant; a `commander` is assigned (see assign_role) before
+    IncidentDeclared is published. Paging, update cadence and response-target timers start in the
+    caller's transaction."""
     require_responder(principal)
     title = _clean_text(title, "title", MAX_TITLE)
     sev = severity_by_name(session, severity)
@@ -168,6 +177,11 @@ def log_event(
     role: str | None = None,
     corrects: int | None = None,
 ) -> TimelineEvent:
+    """Appends a note, decision, action or communication to the incident's timeline and returns it.
+    Needs the responder role (Forbidden, 403). Raises ValidationFailed (422) for another kind
+    (`kind`), empty or over 10,000-character text (`text`), an unknown role (`role`) or a
+    `corrects` id that is not in this incident (`corrects`). Allowed on closed incidents too.
+    Changes no incident state and publishes nothing; runs in the caller's transaction."""
     require_responder(principal)
     require_choice(kind, rules.USER_EVENT_KINDS, "kind")
     text = _clean_text(text, "text", 10_000)
@@ -192,6 +206,11 @@ def log_event(
 
 
 def acknowledge(session: Session, clock: Clock, principal: Principal, inc: Incident) -> None:
+    """Acknowledges the incident and publishes IncidentAcknowledged, which stops its pages.
+    Needs the responder role (Forbidden, 403); raises Conflict (409) for a closed incident. The
+    acknowledged milestone is set (publishing IncidentMilestoneChanged) only the first time;
+    IncidentAcknowledged is published on every call, also for a resolved incident. Runs in the
+    caller's transaction."""
     require_responder(principal)
     rules.require_open(inc.id, inc.status, "acknowledging")
     if inc.acknowledged_at is None:
@@ -222,6 +241,14 @@ def assign_role(
     role: str,
     user_name: str,
 ) -> None:
+    """Gives `user_name` the role and publishes IncidentRoleChanged; a role already held is a no-op.
+    Needs the responder role (Forbidden, 403). Raises ValidationFailed (422) for an unknown role
+    (`role`) or a deactivated user (`user`), NotFound (404, field `user`) for an unknown user and
+    Conflict (409) for a closed incident. Every role but SME has one holder: the previous one is
+    released. The first role of an unacknowledged incident sets the acknowledged milestone
+    (without IncidentAcknowledged, so pages keep running) and the first commander sets ic_assigned,
+    each publishing IncidentMilestoneChanged; a warning line is added when active responders
+    exceed the span of control. The user becomes a participant; runs in the caller's transaction."""
     require_responder(principal)
     require_choice(role, rules.ROLES, "role")
     rules.require_open(inc.id, inc.status, "assigning roles")
@@ -324,6 +351,10 @@ def unassign_role(
     role: str,
     user_name: str | None = None,
 ) -> None:
+    """Releases the role's holders (or only `user_name`), publishing IncidentRoleChanged for each.
+    Needs the responder role (Forbidden, 403). Raises ValidationFailed (422, field `role`) for an
+    unknown role and NotFound (404, field `role`) when nobody matching holds it. Allowed on closed
+    incidents (unlike assign_role). Runs in the caller's transaction."""
     require_responder(principal)
     require_choice(role, rules.ROLES, "role")
     now = clock.now()
@@ -362,6 +393,14 @@ def change_status(
     status: str,
     note: str = "",
 ) -> None:
+    """Moves the incident to `status`, publishing IncidentStatusChanged; its own status is a no-op.
+    Needs the responder role (Forbidden, 403). Raises ValidationFailed (422, field `status`) for an
+    unknown status and Conflict (409, field `status`, with `allowed`) for a move the lifecycle does
+    not allow. Monitoring or resolved sets the mitigated milestone if unset; resolved sets the
+    resolved one and publishes IncidentResolved (its pages stop); closed sets closed_at and
+    publishes IncidentClosed; leaving resolved clears resolved_at and closed_at and publishes
+    IncidentReopened. Each milestone set publishes IncidentMilestoneChanged. Runs in the caller's
+    transaction."""
     require_responder(principal)
     require_choice(status, rules.STATUSES, "status")
     if status == inc.status:
@@ -422,6 +461,10 @@ def change_status(
 def resolve(
     session: Session, clock: Clock, principal: Principal, inc: Incident, *, summary: str = ""
 ) -> None:
+    """Resolves the incident as change_status does, keeping a non-empty `summary` as its resolution.
+    Same role check, errors and events as change_status, plus ValidationFailed (422, field
+    `summary`) over 10,000 characters. The summary is set before change_status checks the role or
+    the transition, and also when the incident is resolved already (then nothing else changes)."""
     if summary.strip():
         inc.resolution_summary = _clean_text(summary, "summary", 10_000)
     change_status(session, clock, principal, inc, status="resolved", note=summary)
@@ -436,6 +479,11 @@ def change_severity(
     severity: str,
     reason: str = "",
 ) -> None:
+    """Sets the severity and publishes IncidentSeverityChanged; the current severity is a no-op.
+    Needs the responder role (Forbidden, 403). Raises Conflict (409) for a closed incident, and
+    ValidationFailed (422) for an unknown severity (field `severity`) or a downgrade without a
+    reason (field `reason`). Resolved incidents may change severity too. Runs in the caller's
+    transaction."""
     require_responder(principal)
     rules.require_open(inc.id, inc.status, "changing severity")
     new = severity_by_name(session, severity)
@@ -533,6 +581,11 @@ def edit_milestone(
     name: str,
     at: datetime | None,
 ) -> None:
+    """Sets or clears (`at=None`) one milestone of the incident; its current value is a no-op.
+    Needs the responder role (Forbidden, 403). Raises ValidationFailed (422) for an unknown
+    milestone (field `milestone`), and (field `at`) for clearing `declared`, a time more than a
+    minute ahead or an order the milestones cannot have. Records a timeline line and publishes
+    IncidentMilestoneChanged; allowed on closed incidents. Runs in the caller's transaction."""
     require_responder(principal)
     require_choice(name, rules.MILESTONES, "milestone")
     if name == "declared" and at is None:
@@ -558,6 +611,13 @@ def update_fields(
     inc: Incident,
     changes: dict[str, Any],
 ) -> None:
+    """Applies the editable fields found in `changes` and notes them in one timeline line.
+    Editable: title, impact_summary, bridge_url, customer_facing, private and services (replaced);
+    other keys are ignored. Needs the responder role (Forbidden, 403). Raises Conflict (409) for a
+    closed incident and ValidationFailed (422) for an empty or over-long title (`title`), an
+    over-long impact summary or bridge URL (`impact_summary`, `bridge_url`) or unknown services
+    (`services`). Publishes no event: new services are not paged, removed ones keep paging. Runs
+    in the caller's transaction."""
     require_responder(principal)
     rules.require_open(inc.id, inc.status, "editing")
     texts = []
@@ -601,6 +661,10 @@ def update_fields(
 def add_participant(
     session: Session, principal: Principal, inc: Incident, *, user_name: str
 ) -> None:
+    """Makes the user a participant (so they may see the incident if private); idempotent.
+    Needs the responder role (Forbidden, 403); raises NotFound (404, field `user`) for an unknown
+    user. Records no timeline line and publishes nothing; allowed on closed incidents and for
+    deactivated users. Runs in the caller's transaction."""
     require_responder(principal)
     user = user_by_name(session, user_name)
     _add_participant(session, inc.id, user.id)

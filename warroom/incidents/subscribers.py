@@ -28,12 +28,20 @@ def _actor(name: str, user_id: int | None) -> Principal:
 def on_page_acknowledged(
     session: Session, clock: Clock, event: paging_events.PageAcknowledged
 ) -> None:
+    """Reaction to PageAcknowledged: acknowledges the page's incident as the person who acted.
+    Runs service.acknowledge in the publisher's transaction, with its events; a closed incident
+    raises Conflict (409), which rolls the page action back. Pages for an alert alone are
+    ignored."""
     inc = session.get(Incident, event.incident_id) if event.incident_id else None
     if inc is not None:
         service.acknowledge(session, clock, _actor(event.by, event.by_user_id), inc)
 
 
 def on_page_resolved(session: Session, clock: Clock, event: paging_events.PageResolved) -> None:
+    """Reaction to PageResolved: resolves the page's incident as the person who acted.
+    Runs service.resolve in the publisher's transaction (IncidentResolved stops every page); a
+    resolved incident is left as it is, a closed one raises Conflict (409), which rolls the page
+    action back. Pages for an alert alone are ignored."""
     inc = session.get(Incident, event.incident_id) if event.incident_id else None
     if inc is not None:
         service.resolve(session, clock, _actor(event.by, event.by_user_id), inc, summary="")

@@ -28,6 +28,11 @@ REMINDER_ROUNDS = 6
 
 
 def schedule(session: Session, clock: Clock, incident: Incident) -> None:
+    """Enqueues the first check of each response target the incident's severity sets (ack, IC).
+    Each is due that many minutes after declaration (now if that has passed). The jobs are keyed
+    by incident, severity and target, so scheduling again adds nothing: not after a reopen, nor
+    on a return to an earlier severity. Raises ValidationFailed (422, field `severity`) for an
+    unknown severity; runs in the caller's transaction."""
     sev = severity_by_name(session, incident.severity)
     for target, minutes in timer_targets(sev.targets or {}).items():
         due = incident.declared_at + timedelta(minutes=minutes)
@@ -48,6 +53,7 @@ def schedule(session: Session, clock: Clock, incident: Incident) -> None:
 
 
 def on_declared(session: Session, clock: Clock, event: events.IncidentDeclared) -> None:
+    """Reaction to IncidentDeclared: starts the incident's response-target timers (see schedule)."""
     inc = session.get(Incident, event.incident_id)
     if inc is not None:
         schedule(session, clock, inc)
@@ -56,12 +62,15 @@ def on_declared(session: Session, clock: Clock, event: events.IncidentDeclared) 
 def on_severity_changed(
     session: Session, clock: Clock, event: events.IncidentSeverityChanged
 ) -> None:
+    """Reaction to IncidentSeverityChanged: starts the new severity's timers of an active incident.
+    The old severity's timers stop by themselves; see schedule for when nothing is added."""
     inc = session.get(Incident, event.incident_id)
     if inc is not None and inc.status in rules.ACTIVE_STATUSES:
         schedule(session, clock, inc)
 
 
 def on_reopened(session: Session, clock: Clock, event: events.IncidentReopened) -> None:
+    """Reaction to IncidentReopened: schedules the timers again (see schedule: often a no-op)."""
     inc = session.get(Incident, event.incident_id)
     if inc is not None:
         schedule(session, clock, inc)

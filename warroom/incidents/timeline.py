@@ -78,6 +78,7 @@ def record(
 
 
 def event_dict(ev: TimelineEvent) -> dict[str, Any]:
+    """Returns the API form of a timeline event, with the title of the role it was written in."""
     return {
         "id": ev.id,
         "at": iso(ev.at),
@@ -92,6 +93,7 @@ def event_dict(ev: TimelineEvent) -> dict[str, Any]:
 
 
 def timeline(session: Session, incident_id: int, after_id: int = 0) -> list[TimelineEvent]:
+    """Returns the incident's timeline events after `after_id`, oldest first; checks nothing."""
     return list(
         session.scalars(
             select(TimelineEvent)

@@ -98,6 +98,7 @@ def build_layer(
 
 
 def parse_business_hours(text: str) -> tuple[time, time]:
+    """Returns (start, end) from text like '09:00-17:00'; raises ValueError unless it ends later."""
     a, sep, b = str(text).partition("-")
     if not sep:
         raise ValueError(f"business_hours {text!r} is not like '09:00-17:00'")
@@ -108,6 +109,7 @@ def parse_business_hours(text: str) -> tuple[time, time]:
 
 
 def get_schedule(session: Session, name: str) -> Schedule:
+    """Returns the schedule named `name`; raises NotFound (404, field `schedule`) otherwise."""
     row = session.scalar(select(Schedule).where(Schedule.name == name))
     if row is None:
         raise NotFound(f"no schedule named {name!r}", field="schedule")
@@ -115,6 +117,7 @@ def get_schedule(session: Session, name: str) -> Schedule:
 
 
 def list_schedules(session: Session) -> list[Schedule]:
+    """Returns every schedule, by name."""
     return list(session.scalars(select(Schedule).order_by(Schedule.name)))
 
 
@@ -123,6 +126,7 @@ def _user_names(session: Session) -> dict[int, str]:
 
 
 def layer_rows(session: Session, schedule: Schedule) -> list[tuple[ScheduleLayer, list[str]]]:
+    """Returns the schedule's layers in order, each with its members' names in rotation order."""
     names = _user_names(session)
     layers = list(
         session.scalars(
@@ -143,6 +147,7 @@ def layer_rows(session: Session, schedule: Schedule) -> list[tuple[ScheduleLayer
 
 
 def layer_dict(layer: ScheduleLayer, members: list[str]) -> dict[str, Any]:
+    """Returns a layer in its declared (config) form, as build_layer takes it."""
     return {
         "name": layer.name,
         "members": members,
@@ -236,6 +241,8 @@ def bounded(t: datetime, field: str) -> datetime:
 
 
 def check_range(start: datetime, end: datetime, limit: timedelta = MAX_RANGE) -> None:
+    """Raises ValidationFailed (422) unless start < end, both in 1971-2999, at most `limit` apart.
+    The error names `start` or `end`."""
     bounded(start, "start")
     bounded(end, "end")
     if end <= start:
@@ -247,12 +254,16 @@ def check_range(start: datetime, end: datetime, limit: timedelta = MAX_RANGE) ->
 def timeline(
     session: Session, schedule: Schedule, start: datetime, end: datetime
 ) -> rules.Timeline:
+    """Returns the schedule's expanded shifts, per layer and final, with gaps, from start to end.
+    Raises ValidationFailed (422, field `start`/`end`) for a range check_range refuses (over 400
+    days). Checks no role; reads only."""
     start, end = ensure_utc(start), ensure_utc(end)
     check_range(start, end)
     return rules.shifts_between(model(session, schedule, start, end), start, end)
 
 
 def span_dict(span: rules.Span, schedule: str | None = None) -> dict[str, Any]:
+    """Returns the API form of an on-call span, led by `schedule` when given."""
     out: dict[str, Any] = {
         "user": span.user,
         "level": span.level,
@@ -269,6 +280,7 @@ def span_dict(span: rules.Span, schedule: str | None = None) -> dict[str, Any]:
 
 
 def warning_dict(w: rules.Warning_) -> dict[str, Any]:
+    """Returns the API form of a schedule health warning."""
     return {
         "kind": w.kind,
         "schedule": w.schedule,
@@ -280,6 +292,7 @@ def warning_dict(w: rules.Warning_) -> dict[str, Any]:
 
 
 def timeline_dict(tl: rules.Timeline, schedule: rules.Schedule) -> dict[str, Any]:
+    """Returns the API form of a timeline: final and per-layer spans, gaps and warnings."""
     return {
         "schedule": schedule.name,
         "start": iso(tl.start),
@@ -314,6 +327,7 @@ def on_call_now(
 
 
 def schedule_dict(session: Session, row: Schedule, now: datetime) -> dict[str, Any]:
+    """Returns the API form of a schedule: its layers and the next 14 days' health warnings."""
     team = session.get(Team, row.team_id)
     m = model(session, row, now, now + timedelta(days=PAGE_DAYS))
     return {
@@ -334,6 +348,7 @@ def schedule_dict(session: Session, row: Schedule, now: datetime) -> dict[str, A
 
 
 def override_dict(session: Session, o: ScheduleOverride, schedule: str) -> dict[str, Any]:
+    """Returns the API form of an override, people by name."""
     names = _user_names(session)
     return {
         "id": o.id,
@@ -397,6 +412,7 @@ def schedule_changed(session: Session, clock: Clock, schedule: Schedule) -> None
 def list_overrides(
     session: Session, schedule: Schedule, since: datetime | None = None
 ) -> list[ScheduleOverride]:
+    """Returns the schedule's overrides by start; with `since`, only those ending after it."""
     q = select(ScheduleOverride).where(ScheduleOverride.schedule_id == schedule.id)
     if since is not None:
         q = q.where(ScheduleOverride.ends_at > since)
@@ -463,6 +479,10 @@ class Feed:
 
 
 def feed_for_token(session: Session, token: str, start: datetime, end: datetime) -> Feed:
+    """Returns the calendar feed a feed token opens: a schedule's or a person's shifts until `end`.
+    Spans ending after `start` are included whole. Raises NotFound (404) for an unknown or
+    replaced token and ValidationFailed (422) for a range check_range refuses (counted from 35
+    days before `start`). The token is the credential: no principal is needed. Reads only."""
     row = session.scalar(select(FeedToken).where(FeedToken.token_hash == hash_token(token)))
     if row is None:
         raise NotFound("no such calendar feed")
@@ -484,6 +504,8 @@ def feed_for_token(session: Session, token: str, start: datetime, end: datetime)
 def user_spans(
     session: Session, user: str, start: datetime, end: datetime
 ) -> list[tuple[str, rules.Span]]:
+    """Returns a person's final on-call spans in every schedule from start to end, by start time.
+    Raises ValidationFailed (422) for a range check_range refuses. Reads only."""
     out: list[tuple[str, rules.Span]] = []
     for sched in list_schedules(session):
         tl = timeline(session, sched, start, end)
@@ -543,6 +565,9 @@ def report(
 
 
 def parse_instant(value: str | None, default: datetime, field: str) -> datetime:
+    """Returns `value` as a UTC time (a naive one counts as UTC), or `default` when it is empty.
+    Raises ValidationFailed (422, field `field`) for a malformed time or a year outside
+    1971-2999."""
     if not value:
         return ensure_utc(default)
     try:

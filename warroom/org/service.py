@@ -22,6 +22,7 @@ _ZONES: set[str] | None = None
 
 
 def valid_timezone(tz: str) -> bool:
+    """Returns whether `tz` names an IANA time zone (or UTC)."""
     global _ZONES
     if _ZONES is None:
         _ZONES = available_timezones() | {"UTC"}
@@ -29,6 +30,7 @@ def valid_timezone(tz: str) -> bool:
 
 
 def check_user_fields(name: str, email: str, timezone: str, role: str) -> None:
+    """Raises ValidationFailed (422) naming the field for a bad name, email, time zone or role."""
     if not NAME_RE.match(name):
         raise ValidationFailed(
             "name must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -48,6 +50,8 @@ def check_user_fields(name: str, email: str, timezone: str, role: str) -> None:
 
 
 def user_by_name(session: Session, name: str) -> User:
+    """Returns the user with this name, else this email; raises NotFound (404, field `user`).
+    Deactivated users are returned too."""
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
         user = session.scalar(select(User).where(User.email == name))
@@ -67,6 +71,10 @@ def create_user(
     role: str = "responder",
     password: str | None = None,
 ) -> User:
+    """Creates an active user and returns it; a password, if given, is stored hashed.
+    Raises ValidationFailed (422) as check_user_fields does and Conflict (409, field `name` or
+    `email`) when either is taken. Checks no role (the admin API and config apply decide) and no
+    password length; runs in the caller's transaction."""
     check_user_fields(name, email, timezone, role)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already", field="name")
@@ -88,16 +96,21 @@ def create_user(
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """Stores a new password for the user, hashed; needs at least 8 characters.
+    Raises ValidationFailed (422, field `password`) for a shorter one. Checks no role; web sessions
+    already open stay valid."""
     if len(password) < 8:
         raise ValidationFailed("password must have at least 8 characters", field="password")
     user.password_hash = hash_password(password)
 
 
 def list_users(session: Session) -> list[User]:
+    """Returns every user, deactivated ones included, by name."""
     return list(session.scalars(select(User).order_by(User.name)))
 
 
 def user_dict(user: User, teams: list[str] | None = None) -> dict[str, Any]:
+    """Returns the API form of a user, with `teams` only when given; never the password."""
     out: dict[str, Any] = {
         "id": user.id,
         "name": user.name,
@@ -113,10 +126,13 @@ def user_dict(user: User, teams: list[str] | None = None) -> dict[str, Any]:
 
 
 def severities(session: Session) -> list[Severity]:
+    """Returns every severity, by rank."""
     return list(session.scalars(select(Severity).order_by(Severity.rank)))
 
 
 def severity_by_name(session: Session, name: str) -> Severity:
+    """Returns the severity named `name`; raises ValidationFailed (422, field `severity`) otherwise.
+    The error lists the severities there are (`allowed`)."""
     sev = session.scalar(select(Severity).where(Severity.name == name))
     if sev is None:
         allowed = [s.name for s in severities(session)]
@@ -129,6 +145,7 @@ def severity_by_name(session: Session, name: str) -> Severity:
 
 
 def severity_dict(sev: Severity) -> dict[str, Any]:
+    """Returns the API form of a severity, with its targets."""
     return {
         "name": sev.name,
         "rank": sev.rank,
@@ -139,6 +156,8 @@ def severity_dict(sev: Severity) -> dict[str, Any]:
 
 
 def services_by_names(session: Session, names: list[str], field: str = "services") -> list[Service]:
+    """Returns the named services in the given order, repeats dropped; [] for no names.
+    Raises ValidationFailed (422, field `field`) naming every unknown one."""
     if not names:
         return []
     found = {s.name: s for s in session.scalars(select(Service).where(Service.name.in_(names)))}
@@ -188,10 +207,13 @@ def _service_views(session: Session, services: list[Service]) -> list[ServiceVie
 
 
 def list_services(session: Session) -> list[ServiceView]:
+    """Returns every service by name, with its owner team and its dependencies both ways."""
     return _service_views(session, list(session.scalars(select(Service).order_by(Service.name))))
 
 
 def get_service(session: Session, name: str) -> ServiceView:
+    """Returns the service named `name` with its owner and dependencies.
+    Raises NotFound (404, field `service`) for an unknown name."""
     svc = session.scalar(select(Service).where(Service.name == name))
     if svc is None:
         raise NotFound(f"no service named {name!r}", field="service")
@@ -199,6 +221,7 @@ def get_service(session: Session, name: str) -> ServiceView:
 
 
 def list_teams(session: Session) -> list[dict[str, Any]]:
+    """Returns every team by name as an API dict, with its members' names sorted."""
     members: dict[int, list[str]] = {}
     rows = session.execute(
         select(TeamMember.team_id, User.name).join(User, User.id == TeamMember.user_id)

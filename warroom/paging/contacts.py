@@ -17,6 +17,7 @@ from warroom.paging.models import ContactMethod, NotificationRule
 
 
 def contact_methods(session: Session, user_id: int) -> list[ContactMethod]:
+    """Returns the user's contact methods in their order."""
     return list(
         session.scalars(
             select(ContactMethod)
@@ -27,6 +28,7 @@ def contact_methods(session: Session, user_id: int) -> list[ContactMethod]:
 
 
 def notification_rules(session: Session, user_id: int) -> list[tuple[NotificationRule, str]]:
+    """Returns the user's notification rules in order, each with its contact method's name."""
     return list(
         session.execute(
             select(NotificationRule, ContactMethod.name)
@@ -123,6 +125,9 @@ def set_contact(
 
 
 def contact_dict(session: Session, user: User, show_secrets: bool = False) -> dict[str, Any]:
+    """Returns a person's contact methods and rules as the API shows them; secrets only if asked.
+    A webhook method says whether it is `signed`; `default_email` is where pages go while the
+    person has no methods. Reads only."""
     methods = contact_methods(session, user.id)
     return {
         "user": user.name,

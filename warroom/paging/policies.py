@@ -15,6 +15,7 @@ from warroom.paging.models import EscalationLevel, EscalationPolicy
 
 
 def get_policy(session: Session, name: str) -> EscalationPolicy:
+    """Returns the escalation policy named `name`; raises NotFound (404, field `policy`)."""
     row = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == name))
     if row is None:
         raise NotFound(f"no escalation policy named {name!r}", field="policy")
@@ -22,10 +23,12 @@ def get_policy(session: Session, name: str) -> EscalationPolicy:
 
 
 def list_policies(session: Session) -> list[EscalationPolicy]:
+    """Returns every escalation policy, by name."""
     return list(session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
 
 
 def policy_plan(session: Session, policy: EscalationPolicy) -> rules.Plan:
+    """Returns the policy as a pure plan: levels and targets in order, repeats, fallback team."""
     levels = session.scalars(
         select(EscalationLevel)
         .where(EscalationLevel.policy_id == policy.id)
@@ -49,6 +52,7 @@ def policy_plan(session: Session, policy: EscalationPolicy) -> rules.Plan:
 
 
 def policy_dict(session: Session, policy: EscalationPolicy) -> dict[str, Any]:
+    """Returns the API form of a policy, with its levels and the services that page through it."""
     plan = policy_plan(session, policy)
     services = list(
         session.scalars(

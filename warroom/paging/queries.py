@@ -40,6 +40,9 @@ def visible(session: Session, who: Principal, escalations: list[Escalation]) -> 
 
 
 def get_visible(session: Session, who: Principal, escalation_id: int) -> Escalation:
+    """Returns the page (escalation) with this id if the caller may see it.
+    Raises NotFound (404, field `escalation_id`) for a missing page and for one of a private
+    incident the caller may not see. Checks no role; reads only."""
     esc = get_escalation(session, escalation_id)
     if not visible(session, who, [esc]):
         # A private incident's page is indistinguishable from a missing one.
@@ -64,6 +67,11 @@ def list_for(
     user: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
+    """Returns up to `limit` pages as API dicts, newest first, without those the caller may not see.
+    Filters by `state` (`active` or one state), `incident` and notified `user`. Raises
+    ValidationFailed (422, field `state`) for an unknown state, incident_number's errors (field
+    `incident`) and NotFound (404, field `user`) for an unknown user. Invisible pages are dropped
+    after the limit, so fewer may come back. Checks no role; reads only."""
     incident_id = incident_number(session, who, incident) if incident else None
     user_id = user_by_name(session, user).id if user else None
     rows = list_escalations(
@@ -122,6 +130,8 @@ class Channel:
 
 
 def contact_channel(session: Session, user: User, method: str) -> Channel:
+    """Returns the user's contact method named `method` as a Channel, its secret included.
+    Raises NotFound (404, field `method`), listing the methods the user has. Checks no role."""
     row = session.scalar(
         select(ContactMethod).where(ContactMethod.user_id == user.id, ContactMethod.name == method)
     )
@@ -247,6 +257,8 @@ def link_view(session: Session, n: Notification, esc: Escalation, action: str) -
 
 
 def get_escalation(session: Session, escalation_id: int) -> Escalation:
+    """Returns the page (escalation) with this id; raises NotFound (404, field `escalation_id`).
+    Checks no visibility (see get_visible)."""
     if not 0 < escalation_id < 2**31:
         raise NotFound(f"page {escalation_id} not found", field="escalation_id")
     esc = session.get(Escalation, escalation_id)
@@ -256,6 +268,8 @@ def get_escalation(session: Session, escalation_id: int) -> Escalation:
 
 
 def notification_dict(n: Notification, users: dict[int, str]) -> dict[str, Any]:
+    """Returns the API form of a notification, without address or secret.
+    Levels and passes count from 1."""
     return {
         "id": n.id,
         "user": users.get(n.user_id) if n.user_id else None,
@@ -276,6 +290,8 @@ def notification_dict(n: Notification, users: dict[int, str]) -> dict[str, Any]:
 def escalation_dict(
     session: Session, esc: Escalation, with_notifications: bool = False
 ) -> dict[str, Any]:
+    """Returns the API form of a page (escalation); levels and passes count from 1.
+    With `with_notifications`, its notifications too, in due order."""
 
     plan = rules.Plan.from_json(esc.plan)
     out: dict[str, Any] = {
@@ -317,6 +333,9 @@ def list_escalations(
     user_id: int | None = None,
     limit: int = 100,
 ) -> list[Escalation]:
+    """Returns up to `limit` escalations, newest first, by state, incident and notified user.
+    Raises ValidationFailed (422, field `state`) for a state that is neither `active` nor one of
+    STATES. Checks no visibility (see list_for); reads only."""
     q = select(Escalation)
     if state == "active":
         q = q.where(Escalation.state.in_(rules.ACTIVE))

@@ -46,6 +46,8 @@ NOTIFY_JOB = "notify"
 
 
 def timeline(session: Session, clock: Clock, esc: Escalation, text: str, **data: Any) -> None:
+    """Appends a `page` line about the escalation to its incident's timeline.
+    A no-op for an alert's escalation; changes no state; publishes nothing."""
     if esc.incident_id is None:
         return
     inc = session.get(Incident, esc.incident_id)
@@ -72,6 +74,10 @@ def start(
     alert_id: int | None = None,
     started_by: str = "warroom",
 ) -> Escalation:
+    """Starts an escalation of `plan` and returns it, its first step due now.
+    Checks nothing (callers decide who may page whom); writes a "Paging started" line in the
+    incident's timeline and makes sure the link-signing key exists. Publishes nothing; runs in the
+    caller's transaction."""
     now = clock.now()
     links.signing_key(session)  # deliveries only read it
     esc = Escalation(
@@ -494,11 +500,17 @@ def stop(session: Session, clock: Clock, esc: Escalation, event: str, by: str) -
 def stop_for_incident(
     session: Session, clock: Clock, incident_id: int, event: str, by: str
 ) -> None:
+    """Stops every active escalation of the incident with `event` ('acknowledge' or 'resolve').
+    Escalations already past that are left as they are, so this is idempotent; pending
+    notifications are cancelled. Publishes nothing; runs in the caller's transaction."""
     for esc in _active_for(session, incident_id=incident_id):
         stop(session, clock, esc, event, by)
 
 
 def stop_for_alert(session: Session, clock: Clock, alert_id: int, event: str, by: str) -> None:
+    """Stops every active escalation of the alert with `event` ('acknowledge' or 'resolve').
+    Escalations already past that are left as they are, so this is idempotent; pending
+    notifications are cancelled. Publishes nothing; runs in the caller's transaction."""
     for esc in _active_for(session, alert_id=alert_id):
         stop(session, clock, esc, event, by)
 

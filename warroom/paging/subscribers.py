@@ -36,14 +36,20 @@ def on_reopened(session: Session, clock: Clock, event: incident_events.IncidentR
 def on_acknowledged(
     session: Session, clock: Clock, event: incident_events.IncidentAcknowledged
 ) -> None:
+    """Reaction to IncidentAcknowledged: acknowledges the incident's active escalations.
+    Their pending notifications are cancelled; idempotent; in the publisher's transaction."""
     service.stop_for_incident(session, clock, event.incident_id, "acknowledge", event.by)
 
 
 def on_resolved(session: Session, clock: Clock, event: incident_events.IncidentResolved) -> None:
+    """Reaction to IncidentResolved: resolves every active escalation of the incident.
+    Their pending notifications are cancelled; idempotent; in the publisher's transaction."""
     service.stop_for_incident(session, clock, event.incident_id, "resolve", event.by)
 
 
 def on_closed(session: Session, clock: Clock, event: incident_events.IncidentClosed) -> None:
+    """Reaction to IncidentClosed: resolves any escalation of the incident still active.
+    Idempotent; in the publisher's transaction."""
     service.stop_for_incident(session, clock, event.incident_id, "resolve", event.by)
 
 
@@ -59,8 +65,12 @@ def on_alert_opened(session: Session, clock: Clock, event: alert_events.AlertOpe
 def on_alert_acknowledged(
     session: Session, clock: Clock, event: alert_events.AlertAcknowledged
 ) -> None:
+    """Reaction to AlertAcknowledged: acknowledges the active escalations of the alert itself.
+    An incident's pages are left alone; idempotent; in the publisher's transaction."""
     service.stop_for_alert(session, clock, event.alert_id, "acknowledge", event.by)
 
 
 def on_alert_resolved(session: Session, clock: Clock, event: alert_events.AlertResolved) -> None:
+    """Reaction to AlertResolved: resolves the active escalations of the alert itself.
+    An incident's pages are left alone; idempotent; in the publisher's transaction."""
     service.stop_for_alert(session, clock, event.alert_id, "resolve", event.by)

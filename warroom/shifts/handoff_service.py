@@ -61,6 +61,8 @@ class Scope:
 
 
 def scope(session: Session, row: Schedule) -> Scope:
+    """Returns what a schedule covers: its team's services and those its escalation policies page.
+    Also those policies, described as text for the checklist. Reads only."""
     owned = {
         sid: name
         for sid, name in session.execute(
@@ -459,6 +461,7 @@ def run_job(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
 
 
 def schedule_all(session: Session, clock: Clock) -> None:
+    """Enqueues the next handoff job of every schedule; idempotent (job keys name the handoff)."""
     for row in service.list_schedules(session):
         schedule_next(session, clock, row)
 
@@ -478,6 +481,8 @@ def ensure_jobs(db: Database, clock: Clock) -> None:
 
 
 def get_handoff(session: Session, handoff_id: int) -> Handoff:
+    """Returns the kept handoff with this id; raises NotFound (404, field `handoff_id`) otherwise.
+    Checks no role."""
     row = session.get(Handoff, handoff_id) if 0 < handoff_id < 2**31 else None
     if row is None:
         raise NotFound(f"handoff {handoff_id} not found", field="handoff_id")
@@ -509,6 +514,7 @@ def list_handoffs(
 
 
 def remarks(session: Session, h: Handoff) -> list[HandoffRemark]:
+    """Returns the handoff's remarks, oldest first."""
     return list(
         session.scalars(
             select(HandoffRemark)
@@ -527,6 +533,8 @@ def _side(h: Handoff, user_id: int | None) -> str | None:
 
 
 def may_remark(who: Principal, h: Handoff) -> bool:
+    """Returns whether `who` may remark on the handoff: its outgoing or incoming person or an admin.
+    Either person needs the responder role as well."""
     return who.can("responder") and (who.is_admin or _side(h, who.user_id) is not None)
 
 
@@ -566,6 +574,8 @@ def handoff_dict(
     schedules: dict[int, str] | None = None,
     remark_counts: dict[int, int] | None = None,
 ) -> dict[str, Any]:
+    """Returns the API form of a handoff: summary counts, with `full` note, checklist and remarks.
+    With `who` (and `full`), also whether they may remark."""
     names = schedules if schedules is not None else _schedule_names(session)
     note = dict(h.note or {})
     out: dict[str, Any] = {
@@ -611,6 +621,7 @@ def handoff_dict(
 
 
 def handoff_list(session: Session, rows: list[Handoff]) -> list[dict[str, Any]]:
+    """Returns the summary API form of each handoff, remark counts loaded in one query."""
     ids = [h.id for h in rows]
     counts = {
         hid: int(n)

@@ -171,6 +171,8 @@ def duty_shifts(
 
 
 def business_hours(row: Schedule) -> health.Hours:
+    """Returns the schedule's business hours (09:00-17:00 unless set).
+    Raises ValueError for a setting parse_business_hours refuses."""
     comp = dict(row.compensation or {})
     return service.parse_business_hours(comp.get("business_hours", "09:00-17:00"))
 

@@ -14,6 +14,9 @@ from warroom.shifts.handoff_service import schedule_next
 
 
 def on_schedule_changed(session: Session, clock: Clock, event: ScheduleChanged) -> None:
+    """Reaction to ScheduleChanged: enqueues the job that drafts the schedule's next handoff.
+    Idempotent (the key names the handoff); a job queued before the change stays and runs too.
+    In the publisher's transaction."""
     row = session.get(Schedule, event.schedule_id)
     if row is not None:
         schedule_next(session, clock, row)
