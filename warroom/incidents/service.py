@@ -461,10 +461,12 @@ def change_status(
 def resolve(
     session: Session, clock: Clock, principal: Principal, inc: Incident, *, summary: str = ""
 ) -> None:
-    """Resolves the incident as change_status does, keeping a non-empty `summary` as its resolution.
-    Same role check, errors and events as change_status, plus ValidationFailed (422, field
-    `summary`) over 10,000 characters. The summary is set before change_status checks the role or
-    the transition, and also when the incident is resolved already (then nothing else changes)."""
+    """Resolves the incident as change_status does, keeping a non-empty `summary` as its
+    resolution. Same role check, errors and events as change_status, plus ValidationFailed
+    (422, field `summary`) over 10,000 characters; on an incident resolved already, only the
+    summary changes."""
+    require_responder(principal)
+    rules.require_open(inc.id, inc.status, "resolving")
     if summary.strip():
         inc.resolution_summary = _clean_text(summary, "summary", 10_000)
     change_status(session, clock, principal, inc, status="resolved", note=summary)

@@ -1,10 +1,12 @@
 """Response-target timers: warn in the timeline when a severity's targets are missed.
 
 A severity sets minutes to acknowledgement and to an Incident Commander; a timer per
-target is an engine job due that long after declaration. The timers are (re)started
-when an incident is declared, changes severity while open, or is reopened; a timer
-whose incident changed severity or stopped being active does nothing. A missed target
-warns once per round and reminds while it stays missed, `REMINDER_ROUNDS` times.
+target is an engine job due that long after declaration. Timers are scheduled when an
+incident is declared, changes severity while open, or is reopened, once per incident,
+severity and target (their keys say so: a severity the incident had before keeps its
+finished timers); a timer whose incident changed severity or stopped being active does
+nothing. A missed target warns once per round and reminds while it stays missed,
+`REMINDER_ROUNDS` times.
 """
 
 from __future__ import annotations
