@@ -23,7 +23,7 @@ from warroom.db.session import Database
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.org.service import set_password, user_by_name
-from warroom.statuspage import service as statuspage
+from warroom.statuspage import incidents as statuspage
 from warroom.statuspage.models import ComponentStatusChange, StatusComponent
 from warroom.statuspage.rules import UPTIME_DAYS
 

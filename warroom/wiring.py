@@ -34,7 +34,8 @@ from warroom.paging import subscribers as paging_subscribers
 from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
 from warroom.statuspage import deliver as statuspage_deliver
-from warroom.statuspage import service as statuspage_service
+from warroom.statuspage import maintenance as statuspage_maintenance
+from warroom.statuspage import subscriptions as statuspage_subscriptions
 
 _lock = threading.Lock()
 _done = False
@@ -84,8 +85,8 @@ def _handlers() -> None:
     HANDLERS["comms_cadence"] = comms_service.check_cadence
     HANDLERS[paging_service.STEP_JOB] = paging_service.run_step
     HANDLERS[handoff_service.HANDOFF_JOB] = handoff_service.run_job
-    HANDLERS["statuspage_maintenance"] = statuspage_service.run_maintenance_step
-    HANDLERS["statuspage_fanout"] = statuspage_service.fan_out
+    HANDLERS["statuspage_maintenance"] = statuspage_maintenance.run_maintenance_step
+    HANDLERS["statuspage_fanout"] = statuspage_subscriptions.fan_out
     HANDLERS["statuspage_deliver"] = statuspage_deliver.deliver
     # Deliveries talk to the outside world in short transactions of their own.
     DB_HANDLERS[paging_service.NOTIFY_JOB] = paging_deliver.deliver

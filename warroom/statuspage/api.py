@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.core.principal import Principal
 from warroom.http import clock, db, needs
-from warroom.statuspage import service
+from warroom.statuspage import components, incidents, maintenance, page, subscriptions
 
 router = APIRouter(prefix="/api/v1/status", tags=["status page"])
 viewer = Depends(needs("viewer"))
@@ -105,15 +105,15 @@ def _fresh(request: Request) -> None:
 @router.get("/page", summary="The status page's name, URL and version")
 def get_page(request: Request, _: Principal = viewer) -> dict[str, Any]:
     with db(request).session() as s:
-        row = service.page(s, clock(request))
-        return service.page_dict(row)
+        row = page.page(s, clock(request))
+        return page.page_dict(row)
 
 
 @router.patch("/page", summary="Rename the status page or set its public URL")
 def patch_page(body: PageIn, request: Request, who: Principal = admin) -> dict[str, Any]:
     with db(request).session() as s:
-        row = service.update_page(s, clock(request), who, name=body.name, url=body.url)
-        out = service.page_dict(row)
+        row = page.update_page(s, clock(request), who, name=body.name, url=body.url)
+        out = page.page_dict(row)
     _fresh(request)
     return out
 
@@ -124,14 +124,14 @@ def patch_page(body: PageIn, request: Request, who: Principal = admin) -> dict[s
 @router.get("/components", summary="Components and groups, in page order")
 def list_components(request: Request, _: Principal = viewer) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return [service.component_dict(s, c) for c in service.list_components(s)]
+        return [components.component_dict(s, c) for c in components.list_components(s)]
 
 
 @router.post("/components", status_code=201, summary="Add a component or a group")
 def create_component(body: ComponentIn, request: Request, who: Principal = admin) -> dict[str, Any]:
     with db(request).session() as s:
-        row = service.create_component(s, clock(request), who, **body.model_dump())
-        out = service.component_dict(s, row)
+        row = components.create_component(s, clock(request), who, **body.model_dump())
+        out = components.component_dict(s, row)
     _fresh(request)
     return out
 
@@ -141,10 +141,10 @@ def patch_component(
     name: str, body: ComponentPatch, request: Request, who: Principal = admin
 ) -> dict[str, Any]:
     with db(request).session() as s:
-        row = service.update_component(
+        row = components.update_component(
             s, clock(request), who, name, body.model_dump(exclude_unset=True)
         )
-        out = service.component_dict(s, row)
+        out = components.component_dict(s, row)
     _fresh(request)
     return out
 
@@ -152,7 +152,7 @@ def patch_component(
 @router.delete("/components/{name}", status_code=204, summary="Remove a component")
 def delete_component(name: str, request: Request, who: Principal = admin) -> None:
     with db(request).session() as s:
-        service.delete_component(s, clock(request), who, name)
+        components.delete_component(s, clock(request), who, name)
     _fresh(request)
 
 
@@ -161,8 +161,8 @@ def set_status(
     name: str, body: StatusIn, request: Request, who: Principal = responder
 ) -> dict[str, Any]:
     with db(request).session() as s:
-        row = service.set_component_status(s, clock(request), who, name, body.status)
-        out = service.component_dict(s, row)
+        row = components.set_component_status(s, clock(request), who, name, body.status)
+        out = components.component_dict(s, row)
     _fresh(request)
     return out
 
@@ -173,13 +173,13 @@ def set_status(
 @router.get("/incidents", summary="Public incidents, newest first")
 def list_incidents(request: Request, _: Principal = viewer) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return [service.public_dict(s, p) for p in service.list_public(s, "incident")]
+        return [incidents.public_dict(s, p) for p in incidents.list_public(s, "incident")]
 
 
 @router.get("/incidents/{code}", summary="One public incident (its code or INC-n)")
 def get_incident(code: str, request: Request, _: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
-        return service.public_dict(s, service.public_incident(s, code))
+        return incidents.public_dict(s, incidents.public_incident(s, code))
 
 
 @router.post(
@@ -189,8 +189,8 @@ def get_incident(code: str, request: Request, _: Principal = viewer) -> dict[str
 )
 def publish(body: PublishIn, request: Request, who: Principal = responder) -> dict[str, Any]:
     with db(request).session() as s:
-        pub = service.publish(s, clock(request), who, **body.model_dump())
-        out = service.public_dict(s, pub)
+        pub = incidents.publish(s, clock(request), who, **body.model_dump())
+        out = incidents.public_dict(s, pub)
     _fresh(request)
     return out
 
@@ -200,8 +200,8 @@ def post_update(
     code: str, body: UpdateIn, request: Request, who: Principal = responder
 ) -> dict[str, Any]:
     with db(request).session() as s:
-        service.post_update(s, clock(request), who, code, **body.model_dump())
-        out = service.public_dict(s, service.public_incident(s, code))
+        incidents.post_update(s, clock(request), who, code, **body.model_dump())
+        out = incidents.public_dict(s, incidents.public_incident(s, code))
     _fresh(request)
     return out
 
@@ -211,8 +211,8 @@ def resolve(
     code: str, body: ResolveIn, request: Request, who: Principal = responder
 ) -> dict[str, Any]:
     with db(request).session() as s:
-        service.post_update(s, clock(request), who, code, status="resolved", **body.model_dump())
-        out = service.public_dict(s, service.public_incident(s, code))
+        incidents.post_update(s, clock(request), who, code, status="resolved", **body.model_dump())
+        out = incidents.public_dict(s, incidents.public_incident(s, code))
     _fresh(request)
     return out
 
@@ -223,14 +223,14 @@ def resolve(
 @router.get("/maintenances", summary="Scheduled maintenance, newest first")
 def list_maintenances(request: Request, _: Principal = viewer) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return [service.public_dict(s, p) for p in service.list_public(s, "maintenance")]
+        return [incidents.public_dict(s, p) for p in incidents.list_public(s, "maintenance")]
 
 
 @router.post("/maintenances", status_code=201, summary="Schedule maintenance")
 def schedule(body: MaintenanceIn, request: Request, who: Principal = responder) -> dict[str, Any]:
     with db(request).session() as s:
-        pub = service.schedule_maintenance(s, clock(request), who, **body.model_dump())
-        out = service.public_dict(s, pub)
+        pub = maintenance.schedule_maintenance(s, clock(request), who, **body.model_dump())
+        out = incidents.public_dict(s, pub)
     _fresh(request)
     return out
 
@@ -240,8 +240,8 @@ def maintenance_update(
     code: str, body: MaintenanceUpdateIn, request: Request, who: Principal = responder
 ) -> dict[str, Any]:
     with db(request).session() as s:
-        service.maintenance_update(s, clock(request), who, code, **body.model_dump())
-        out = service.public_dict(s, service.public_incident(s, code, kind="maintenance"))
+        maintenance.maintenance_update(s, clock(request), who, code, **body.model_dump())
+        out = incidents.public_dict(s, incidents.public_incident(s, code, kind="maintenance"))
     _fresh(request)
     return out
 
@@ -257,11 +257,11 @@ class SubscriberIn(Model):
 @router.get("/subscribers", summary="Subscribers (admin)")
 def subscribers(request: Request, who: Principal = admin) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return service.list_subscribers(s, who)
+        return subscriptions.list_subscribers(s, who)
 
 
 @router.post("/subscribers", status_code=201, summary="Add a subscriber (email needs opt-in)")
 def add_subscriber(body: SubscriberIn, request: Request, who: Principal = admin) -> dict[str, Any]:
     with db(request).session() as s:
-        sub = service.subscribe(s, clock(request), kind=body.kind, address=body.address)
+        sub = subscriptions.subscribe(s, clock(request), kind=body.kind, address=body.address)
         return {"id": sub.id, "kind": sub.kind, "address": sub.address}

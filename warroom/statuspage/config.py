@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from warroom.core.clock import Clock
 from warroom.org.models import Service
 from warroom.statuspage.models import ComponentStatusChange, StatusComponent
+from warroom.statuspage.page import bump
 from warroom.statuspage.rules import new_code
-from warroom.statuspage.service import bump
 
 
 def check(doc: Any, services: set[str]) -> list[tuple[tuple[str | int, ...], str]]:

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from warroom import settings
 from warroom.core.clock import Clock
 from warroom.notify.channels import smtp_send
-from warroom.statuspage import service
+from warroom.statuspage import subscriptions
 from warroom.statuspage.render import INCIDENT_STATUS_LABELS, ts
 
 
 def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
-    info = service.delivery(session, clock, payload)
+    info = subscriptions.delivery(session, clock, payload)
     if info is None:
         return
     sub = info["subscriber"]

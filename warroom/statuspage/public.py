@@ -29,7 +29,8 @@ from warroom.core.errors import DomainError
 from warroom.db.session import Database
 from warroom.http import clock as clock_of
 from warroom.http import db as db_of
-from warroom.statuspage import service
+from warroom.statuspage import subscriptions
+from warroom.statuspage.page import current_version, page_name
 from warroom.statuspage.render import JSON_PATHS, PAGE_PATHS, Body, env, render_all
 
 Scope = MutableMapping[str, Any]
@@ -82,7 +83,7 @@ class StatusCache:
             today = self.clock.now().date()
             try:
                 with self.db.read() as s:
-                    version = service.current_version(s)
+                    version = current_version(s)
                     if forced or version != self.version or today != self.day or not self.bodies:
                         _, bodies = render_all(s, self.clock)
                         self.bodies = bodies
@@ -201,7 +202,7 @@ router = APIRouter(include_in_schema=False)
 
 def _message(request: Request, title: str, text: str, status: int = 200) -> Response:
     with db_of(request).read() as s:
-        page = service.page_name(s)
+        page = page_name(s)
     html = env.get_template("message.html").render(
         page={"name": page}, title=title, text=text, rendered_at="", rendered_iso=""
     )
@@ -214,7 +215,7 @@ def subscribe(request: Request, email: str = Form("")) -> Response:
     any URL would let anyone aim it at internal addresses)."""
     try:
         with db_of(request).session() as s:
-            service.subscribe(s, clock_of(request), kind="email", address=email)
+            subscriptions.subscribe(s, clock_of(request), kind="email", address=email)
     except DomainError as exc:
         return _message(request, "Subscription failed", exc.message, exc.status_code)
     text = "Check your inbox: we sent a link to confirm the subscription."
@@ -225,7 +226,7 @@ def subscribe(request: Request, email: str = Form("")) -> Response:
 def confirm(token: str, request: Request) -> Response:
     try:
         with db_of(request).session() as s:
-            service.confirm(s, clock_of(request), token)
+            subscriptions.confirm(s, clock_of(request), token)
     except DomainError as exc:
         return _message(request, "Link not valid", exc.message, exc.status_code)
     return _message(request, "Subscribed", "You will receive an email for every update.")
@@ -244,7 +245,7 @@ def unsubscribe(token: str, request: Request) -> Response:
     """One click (RFC 8058 List-Unsubscribe-Post) or the page's button."""
     try:
         with db_of(request).session() as s:
-            service.unsubscribe(s, clock_of(request), token)
+            subscriptions.unsubscribe(s, clock_of(request), token)
     except DomainError as exc:
         return _message(request, "Link not valid", exc.message, exc.status_code)
     return _message(request, "Unsubscribed", "You will not receive further updates.")
@@ -252,4 +253,4 @@ def unsubscribe(token: str, request: Request) -> Response:
 
 def _page_name(request: Request) -> str:
     with db_of(request).read() as s:
-        return service.page_name(s)
+        return page_name(s)

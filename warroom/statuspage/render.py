@@ -31,7 +31,7 @@ from warroom.statuspage.models import (
     StatusComponent,
     StatusPage,
 )
-from warroom.statuspage.service import HISTORY_LIMIT, default_page_name, default_page_url
+from warroom.statuspage.page import HISTORY_LIMIT, default_page_name, default_page_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(

@@ -13,8 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 from warroom.core.clock import parse_utc
 from warroom.core.errors import DomainError, ValidationFailed
 from warroom.http import clock, db
+from warroom.statuspage import components as status_components
+from warroom.statuspage import incidents as status_incidents
+from warroom.statuspage import maintenance as status_maintenance
 from warroom.statuspage import rules
-from warroom.statuspage import service as status
 from warroom.web.routes import back, csrf_ok, csrf_rejected, current, templates
 
 router = APIRouter(include_in_schema=False)
@@ -25,9 +27,17 @@ PAGE = "/status-admin"
 def status_admin(request: Request, error: str = "", notice: str = "") -> Response:
     who, csrf = current(request)
     with db(request).read() as s:
-        components = [status.component_dict(s, c) for c in status.list_components(s)]
-        incidents = [status.public_dict(s, p) for p in status.list_public(s, "incident", 20)]
-        maintenances = [status.public_dict(s, p) for p in status.list_public(s, "maintenance", 20)]
+        components = [
+            status_components.component_dict(s, c) for c in status_components.list_components(s)
+        ]
+        incidents = [
+            status_incidents.public_dict(s, p)
+            for p in status_incidents.list_public(s, "incident", 20)
+        ]
+        maintenances = [
+            status_incidents.public_dict(s, p)
+            for p in status_incidents.list_public(s, "maintenance", 20)
+        ]
     return templates.TemplateResponse(
         request,
         "status_admin.html",
@@ -73,10 +83,10 @@ async def status_action(request: Request, action: str, target: str = "") -> Resp
         c = clock(request)
         with db(request).session() as s:
             if action == "component":
-                status.set_component_status(s, c, who, target, form.get("status", ""))
+                status_components.set_component_status(s, c, who, target, form.get("status", ""))
                 return f"{target} is now {form.get('status')}"
             if action == "publish":
-                pub = status.publish(
+                pub = status_incidents.publish(
                     s,
                     c,
                     who,
@@ -87,7 +97,7 @@ async def status_action(request: Request, action: str, target: str = "") -> Resp
                 )
                 return f"Published {pub.name!r}"
             if action == "update":
-                status.post_update(
+                status_incidents.post_update(
                     s,
                     c,
                     who,
@@ -99,7 +109,7 @@ async def status_action(request: Request, action: str, target: str = "") -> Resp
                 return "Update posted"
             if action == "schedule":
                 names = [n for n in form.get("components", "").split(",") if n.strip()]
-                status.schedule_maintenance(
+                status_maintenance.schedule_maintenance(
                     s,
                     c,
                     who,
@@ -110,7 +120,7 @@ async def status_action(request: Request, action: str, target: str = "") -> Resp
                     components=[n.strip() for n in names],
                 )
                 return "Maintenance scheduled"
-            status.maintenance_update(
+            status_maintenance.maintenance_update(
                 s, c, who, target, status=form.get("status", ""), body=form.get("body", "")
             )
             return "Maintenance updated"
