@@ -27,7 +27,7 @@ from warroom.core.principal import Principal, require_role
 from warroom.org.models import Service
 from warroom.org.service import services_by_names
 from warroom.statuspage import rules
-from warroom.statuspage._common import _choice, _text, _unique_code
+from warroom.statuspage.common import choice, clean_text, unique_code
 from warroom.statuspage.models import ComponentStatusChange, StatusComponent
 from warroom.statuspage.page import bump
 
@@ -94,8 +94,8 @@ def create_component(
     Conflict on `name` (taken); NotFound on `component` (the named group does not
     exist)."""
     require_role(principal, "admin")
-    name = _text(name, "name", 100)
-    _choice(status, rules.COMPONENT_STATUSES, "status")
+    name = clean_text(name, "name", 100)
+    choice(status, rules.COMPONENT_STATUSES, "status")
     if session.scalar(select(StatusComponent.id).where(StatusComponent.name == name)):
         raise Conflict(f"a component named {name!r} exists", field="name")
     if is_group and group:
@@ -106,9 +106,9 @@ def create_component(
     if position is None:
         position = len(list_components(session)) + 1
     row = StatusComponent(
-        code=_unique_code(session, StatusComponent),
+        code=unique_code(session, StatusComponent),
         name=name,
-        description=_text(description, "description", 2000, required=False),
+        description=clean_text(description, "description", 2000, required=False),
         is_group=is_group,
         group_id=_group(session, group),
         service_id=_service_id(session, service),
@@ -147,12 +147,12 @@ def update_component(
     require_role(principal, "admin")
     row = component_by_name(session, name)
     if "name" in changes and changes["name"] != row.name:
-        new = _text(changes["name"], "name", 100)
+        new = clean_text(changes["name"], "name", 100)
         if session.scalar(select(StatusComponent.id).where(StatusComponent.name == new)):
             raise Conflict(f"a component named {new!r} exists", field="name")
         row.name = new
     if "description" in changes:
-        row.description = _text(changes["description"], "description", 2000, required=False)
+        row.description = clean_text(changes["description"], "description", 2000, required=False)
     if "group" in changes:
         if row.is_group and changes["group"]:
             raise ValidationFailed("groups cannot be nested", field="group")
@@ -190,7 +190,7 @@ def set_status(session: Session, clock: Clock, row: StatusComponent, status: str
 
     No role check: callers check. ValidationFailed on `status` (not a component status)
     and on `component` (the row is a group)."""
-    _choice(status, rules.COMPONENT_STATUSES, "status")
+    choice(status, rules.COMPONENT_STATUSES, "status")
     if row.is_group:
         raise ValidationFailed(
             f"{row.name!r} is a group; set the status of its components", field="component"

@@ -32,17 +32,17 @@ from warroom.incidents import rules as incident_rules
 from warroom.incidents import timeline as incident_timeline
 from warroom.org.models import Service
 from warroom.statuspage import rules
-from warroom.statuspage._common import _choice, _linked_private, _text, _unique_code
+from warroom.statuspage.common import choice, clean_text, linked_private, unique_code
 from warroom.statuspage.components import component_by_name, set_status
 from warroom.statuspage.models import PublicIncident, PublicIncidentUpdate, StatusComponent
 from warroom.statuspage.page import bump
-from warroom.statuspage.subscriptions import _notify_subscribers
+from warroom.statuspage.subscriptions import notify_subscribers
 
 MAX_NAME = 200
 MAX_BODY = 20_000
 
 
-def _apply_components(
+def apply_components(
     session: Session,
     clock: Clock,
     pub: PublicIncident,
@@ -53,7 +53,7 @@ def _apply_components(
     ids = list(pub.components or [])
     for name, status in wanted.items():
         row = component_by_name(session, name)
-        _choice(status, rules.COMPONENT_STATUSES, f"components.{name}")
+        choice(status, rules.COMPONENT_STATUSES, f"components.{name}")
         old = row.status
         set_status(session, clock, row, status)
         affected.append(
@@ -65,7 +65,7 @@ def _apply_components(
     return affected
 
 
-def _add_update(
+def add_update(
     session: Session,
     clock: Clock,
     principal: Principal,
@@ -78,7 +78,7 @@ def _add_update(
     """Adds an update (checked by the caller), enqueues its fan-out job, bumps the version."""
     now = clock.now()
     upd = PublicIncidentUpdate(
-        code=_unique_code(session, PublicIncidentUpdate),
+        code=unique_code(session, PublicIncidentUpdate),
         public_incident_id=pub.id,
         status=status,
         body=body,
@@ -90,12 +90,14 @@ def _add_update(
     session.add(upd)
     pub.updated_at = now
     session.flush()
-    _notify_subscribers(session, clock, pub, upd)
+    notify_subscribers(session, clock, pub, upd)
     bump(session, clock)
     return upd
 
 
-def _set_incident_status(pub: PublicIncident, status: str, now: datetime) -> None:
+def set_incident_status(pub: PublicIncident, status: str, now: datetime) -> None:
+    """Sets the public status and keeps `monitoring_at` / `resolved_at` in step with it (a
+    status that is not resolved again clears `resolved_at`)."""
     pub.status = status
     if status == "monitoring" and pub.monitoring_at is None:
         pub.monitoring_at = now
@@ -142,16 +144,16 @@ def publish(
         )
     if session.scalar(select(PublicIncident.id).where(PublicIncident.incident_id == inc.id)):
         raise Conflict(f"{short} is already published; post an update instead", field="incident")
-    _choice(status, rules.UNRESOLVED, "status")
+    choice(status, rules.UNRESOLVED, "status")
     if impact is not None:
-        _choice(impact, rules.IMPACTS, "impact")
-    body = _text(body, "body", MAX_BODY)
+        choice(impact, rules.IMPACTS, "impact")
+    body = clean_text(body, "body", MAX_BODY)
     now = clock.now()
     pub = PublicIncident(
-        code=_unique_code(session, PublicIncident),
+        code=unique_code(session, PublicIncident),
         kind="incident",
         incident_id=inc.id,
-        name=_text(name if name is not None else inc.title, "name", MAX_NAME),
+        name=clean_text(name if name is not None else inc.title, "name", MAX_NAME),
         status=status,
         impact="none",
         components=[],
@@ -161,8 +163,8 @@ def publish(
     )
     session.add(pub)
     session.flush()
-    _set_incident_status(pub, status, now)
-    affected = _apply_components(session, clock, pub, components or {})
+    set_incident_status(pub, status, now)
+    affected = apply_components(session, clock, pub, components or {})
     if not components:
         # Without explicit statuses, the components that stand for the incident's
         # services are listed as affected (their statuses are left as they are).
@@ -176,7 +178,7 @@ def publish(
             )
             pub.components = list(dict.fromkeys([*(pub.components or []), *mapped]))
     pub.impact = impact or rules.impact_of([a["new_status"] for a in affected])
-    _add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
+    add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
     incident_timeline.record(
         session,
         clock,
@@ -230,16 +232,16 @@ def post_update(
     `components.<name>` (not a component status) and `component` (a group)."""
     require_role(principal, "responder")
     pub = public_incident(session, code)
-    if _linked_private(session, pub):
+    if linked_private(session, pub):
         raise Conflict(
             "the linked incident is now private; its public incident is hidden and cannot "
             "be updated",
             field="incident",
         )
-    _choice(status, rules.INCIDENT_STATUSES, "status")
+    choice(status, rules.INCIDENT_STATUSES, "status")
     if impact is not None:
-        _choice(impact, rules.IMPACTS, "impact")
-    body = _text(body, "body", MAX_BODY)
+        choice(impact, rules.IMPACTS, "impact")
+    body = clean_text(body, "body", MAX_BODY)
     now = clock.now()
     wanted = dict(components or {})
     if status in ("resolved", "postmortem") and components is None:
@@ -248,15 +250,15 @@ def post_update(
             row = session.get(StatusComponent, cid)
             if row is not None and row.status != "operational":
                 wanted[row.name] = "operational"
-    affected = _apply_components(session, clock, pub, wanted)
-    _set_incident_status(pub, status, now)
+    affected = apply_components(session, clock, pub, wanted)
+    set_incident_status(pub, status, now)
     if impact is not None:
         pub.impact = impact
     else:
         pub.impact = rules.worst_impact(
             [pub.impact, rules.impact_of([a["new_status"] for a in affected])]
         )
-    return _add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
+    return add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
 
 
 def list_public(session: Session, kind: str, limit: int = 100) -> list[PublicIncident]:

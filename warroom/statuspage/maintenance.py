@@ -26,15 +26,15 @@ from warroom.core.errors import ValidationFailed
 from warroom.core.principal import SYSTEM, Principal, require_role
 from warroom.engine.queue import enqueue
 from warroom.statuspage import rules
-from warroom.statuspage._common import _choice, _text, _unique_code
+from warroom.statuspage.common import choice, clean_text, unique_code
 from warroom.statuspage.components import component_by_name
 from warroom.statuspage.incidents import (
     MAX_BODY,
     MAX_NAME,
-    _add_update,
-    _apply_components,
-    _set_incident_status,
+    add_update,
+    apply_components,
     public_incident,
+    set_incident_status,
 )
 from warroom.statuspage.models import PublicIncident, PublicIncidentUpdate, StatusComponent
 
@@ -59,8 +59,8 @@ def schedule_maintenance(
     20000), `scheduled_until` (not after scheduled_for) and `components` (a group);
     NotFound on `component` (no such component)."""
     require_role(principal, "responder")
-    name = _text(name, "name", MAX_NAME)
-    body = _text(body, "body", MAX_BODY)
+    name = clean_text(name, "name", MAX_NAME)
+    body = clean_text(body, "body", MAX_BODY)
     start, end = ensure_utc(scheduled_for), ensure_utc(scheduled_until)
     if end <= start:
         raise ValidationFailed(
@@ -72,7 +72,7 @@ def schedule_maintenance(
             raise ValidationFailed(f"{row.name!r} is a group", field="components")
     now = clock.now()
     pub = PublicIncident(
-        code=_unique_code(session, PublicIncident),
+        code=unique_code(session, PublicIncident),
         kind="maintenance",
         incident_id=None,
         name=name,
@@ -87,7 +87,7 @@ def schedule_maintenance(
     )
     session.add(pub)
     session.flush()
-    _add_update(session, clock, principal, pub, status="scheduled", body=body, affected=[])
+    add_update(session, clock, principal, pub, status="scheduled", body=body, affected=[])
     if auto_transition:
         for step, due in (("start", start), ("end", end)):
             enqueue(
@@ -120,14 +120,14 @@ def maintenance_update(
     in_progress, verifying or completed) and `body` (over 20000 characters)."""
     require_role(principal, "responder")
     pub = public_incident(session, code, kind="maintenance")
-    _choice(status, rules.MAINTENANCE_STATUSES, "status")
+    choice(status, rules.MAINTENANCE_STATUSES, "status")
     default = {
         "scheduled": "The maintenance is scheduled.",
         "in_progress": "Scheduled maintenance is currently in progress.",
         "verifying": "Maintenance is complete; we are verifying the results.",
         "completed": "The scheduled maintenance has been completed.",
     }[status]
-    body = _text(body or default, "body", MAX_BODY)
+    body = clean_text(body or default, "body", MAX_BODY)
     wanted: dict[str, str] = {}
     for cid in pub.components or []:
         row = session.get(StatusComponent, cid)
@@ -137,9 +137,9 @@ def maintenance_update(
             wanted[row.name] = "under_maintenance"
         if status == "completed" and row.status == "under_maintenance":
             wanted[row.name] = "operational"
-    affected = _apply_components(session, clock, pub, wanted)
-    _set_incident_status(pub, status, clock.now())
-    return _add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
+    affected = apply_components(session, clock, pub, wanted)
+    set_incident_status(pub, status, clock.now())
+    return add_update(session, clock, principal, pub, status=status, body=body, affected=affected)
 
 
 def run_maintenance_step(session: Session, clock: Clock, payload: dict[str, Any]) -> None:

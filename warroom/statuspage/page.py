@@ -24,7 +24,7 @@ from warroom.core.clock import Clock
 from warroom.core.principal import Principal, require_role
 from warroom.incidents.models import Incident
 from warroom.statuspage import rules
-from warroom.statuspage._common import _text
+from warroom.statuspage.common import clean_text
 from warroom.statuspage.models import PublicIncident, StatusPage
 
 HISTORY_LIMIT = 50  # incidents.json and scheduled-maintenances.json list the newest 50
@@ -126,8 +126,8 @@ def update_page(
     require_role(principal, "admin")
     row = page(session, clock)
     if name is not None:
-        row.name = _text(name, "name", 200)
+        row.name = clean_text(name, "name", 200)
     if url is not None:
-        row.url = _text(url, "url", 500, required=False)
+        row.url = clean_text(url, "url", 500, required=False)
     bump(session, clock)
     return row

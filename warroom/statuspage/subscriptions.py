@@ -29,12 +29,12 @@ from warroom.core.clock import Clock, iso
 from warroom.core.errors import NotFound, ValidationFailed
 from warroom.core.principal import Principal, require_role
 from warroom.engine.queue import enqueue
-from warroom.statuspage._common import _choice, _linked_private, _text
+from warroom.statuspage.common import choice, clean_text, linked_private
 from warroom.statuspage.models import PublicIncident, PublicIncidentUpdate, StatusSubscriber
 from warroom.statuspage.page import default_page_url, page, page_name
 
 
-def _notify_subscribers(
+def notify_subscribers(
     session: Session, clock: Clock, pub: PublicIncident, upd: PublicIncidentUpdate
 ) -> None:
     """One fan-out job per public update, in the same transaction (outbox)."""
@@ -58,8 +58,8 @@ def subscribe(session: Session, clock: Clock, *, kind: str, address: str) -> Sta
     subscription per clock hour (the job key). ValidationFailed on `kind` (not email or
     webhook) and `address` (empty, over 500 characters, not an email address, not an
     http(s) URL)."""
-    _choice(kind, ("email", "webhook"), "kind")
-    address = _text(address, "address", 500)
+    choice(kind, ("email", "webhook"), "kind")
+    address = clean_text(address, "address", 500)
     if kind == "email" and ("@" not in address or any(c in address for c in " <>\r\n,;")):
         raise ValidationFailed("not an email address", field="address")
     if kind == "webhook" and not address.startswith(("http://", "https://")):
@@ -146,7 +146,7 @@ def fan_out(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     if upd is None:
         return
     pub = session.get(PublicIncident, upd.public_incident_id)
-    if pub is None or _linked_private(session, pub):
+    if pub is None or linked_private(session, pub):
         return
     now = clock.now()
     for sub_id in session.scalars(
@@ -187,7 +187,7 @@ def delivery(session: Session, clock: Clock, payload: dict[str, Any]) -> dict[st
     if upd is None:
         return None
     pub = session.get(PublicIncident, upd.public_incident_id)
-    if pub is None or _linked_private(session, pub):
+    if pub is None or linked_private(session, pub):
         return None
     return {
         "subscriber": sub,

@@ -1,6 +1,7 @@
 """Web pages for staff to run the public status page: component statuses, publishing
 incidents, public updates, maintenance. Every form is CSRF-checked; writes go through
-warroom.statuspage.service, so the rules (private incidents are never published) hold."""
+the status page modules (warroom.statuspage.components, incidents, maintenance), so their
+rules (private incidents are never published) hold."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from warroom.statuspage import rules
 from warroom.statuspage.models import PublicIncident
 
 
-def _text(value: str | None, field: str, max_len: int, required: bool = True) -> str:
+def clean_text(value: str | None, field: str, max_len: int, required: bool = True) -> str:
     """The value stripped; ValidationFailed on `field` when empty (if required) or longer
     than `max_len`."""
     text = (value or "").strip()
@@ -28,7 +28,7 @@ def _text(value: str | None, field: str, max_len: int, required: bool = True) ->
     return text
 
 
-def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+def choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     """The value; ValidationFailed on `field` (listing the allowed values) otherwise."""
     if value not in allowed:
         raise ValidationFailed(
@@ -37,7 +37,7 @@ def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     return value
 
 
-def _unique_code(session: Session, model: Any) -> str:
+def unique_code(session: Session, model: Any) -> str:
     """A new public code that no row of `model` has yet."""
     while True:
         code = rules.new_code()
@@ -45,7 +45,7 @@ def _unique_code(session: Session, model: Any) -> str:
             return code
 
 
-def _linked_private(session: Session, pub: PublicIncident) -> bool:
+def linked_private(session: Session, pub: PublicIncident) -> bool:
     """Whether the public incident's internal incident is now private (then it is hidden:
     not updated, not sent to subscribers)."""
     if pub.incident_id is None:
