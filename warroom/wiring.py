@@ -35,6 +35,7 @@ from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
 from warroom.statuspage import deliver as statuspage_deliver
 from warroom.statuspage import maintenance as statuspage_maintenance
+from warroom.statuspage import subscribers as statuspage_subscribers
 from warroom.statuspage import subscriptions as statuspage_subscriptions
 
 _lock = threading.Lock()
@@ -74,6 +75,10 @@ def _subscribe() -> None:
     seam.on(paging_events.PageAcknowledged, alert_subscribers.on_page_acknowledged)
     seam.on(paging_events.PageResolved, incident_subscribers.on_page_resolved)
     seam.on(paging_events.PageResolved, alert_subscribers.on_page_resolved)
+
+    # An incident made private or public again: a published one leaves or rejoins the
+    # public status page at once.
+    seam.on(inc.IncidentVisibilityChanged, statuspage_subscribers.on_visibility_changed)
 
     # A schedule changed: its next handoff note is due at the new change of person.
     seam.on(oncall_events.ScheduleChanged, shift_subscribers.on_schedule_changed)

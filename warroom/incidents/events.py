@@ -81,6 +81,16 @@ class IncidentRoleChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IncidentVisibilityChanged(Event):
+    """The incident was made private (visible to admins and participants only) or public."""
+
+    incident_id: int
+    from_private: bool
+    to_private: bool
+    by: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class IncidentMilestoneChanged(Event):
     """A milestone (started, detected, acknowledged, ic_assigned, mitigated, resolved)
     was set, moved or unset; times are ISO 8601 UTC or None."""

@@ -635,6 +635,7 @@ def update_fields(
     if "customer_facing" in changes:
         inc.customer_facing = bool(changes["customer_facing"])
         texts.append(f"customer-facing to {inc.customer_facing}")
+    was_private = inc.private
     if "private" in changes:
         inc.private = bool(changes["private"])
         texts.append(f"private to {inc.private}")
@@ -657,6 +658,18 @@ def update_fields(
             text="Changed " + "; ".join(texts),
             actor=principal,
             data={"changed": sorted(changes)},
+        )
+    if inc.private != was_private:
+        seam.publish(
+            session,
+            clock,
+            events.IncidentVisibilityChanged(
+                at=clock.now(),
+                incident_id=inc.id,
+                from_private=was_private,
+                to_private=inc.private,
+                by=principal.name,
+            ),
         )
 
 

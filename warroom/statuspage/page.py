@@ -22,10 +22,9 @@ from sqlalchemy.orm import Session
 from warroom import settings
 from warroom.core.clock import Clock
 from warroom.core.principal import Principal, require_role
-from warroom.incidents.models import Incident
 from warroom.statuspage import rules
 from warroom.statuspage.common import clean_text
-from warroom.statuspage.models import PublicIncident, StatusPage
+from warroom.statuspage.models import StatusPage
 
 HISTORY_LIMIT = 50  # incidents.json and scheduled-maintenances.json list the newest 50
 
@@ -79,20 +78,12 @@ def page_dict(row: StatusPage) -> dict[str, Any]:
     }
 
 
-def current_version(session: Session) -> tuple[int, frozenset[int]]:
-    """Read-only and cheap: the page's version (0 before the row exists) and the ids of
-    published incidents whose internal incident has since been made private.
-
-    This is the check each process makes (at most about once a second). Making an
-    incident private is the incidents module's change and does not bump the version, so
-    the second part catches a leak at the next check."""
-    version = session.scalar(select(StatusPage.version).where(StatusPage.id == 1)) or 0
-    hidden = session.scalars(
-        select(PublicIncident.incident_id)
-        .join(Incident, Incident.id == PublicIncident.incident_id)
-        .where(Incident.private.is_(True))
-    )
-    return version, frozenset(i for i in hidden if i is not None)
+def current_version(session: Session) -> int:
+    """Read-only and cheap: the page's version (0 before the row exists), the check each
+    process makes (at most about once a second). Every change that alters a public body
+    bumps it, including an incident made private or public after it was published
+    (`statuspage.subscribers`)."""
+    return session.scalar(select(StatusPage.version).where(StatusPage.id == 1)) or 0
 
 
 def bump(session: Session, clock: Clock) -> None:

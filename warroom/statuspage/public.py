@@ -55,7 +55,7 @@ class StatusCache:
         self.clock = clock
         self.check_seconds = check_seconds
         self.bodies: dict[str, Body] = {}
-        self.version: tuple[int, frozenset[int]] | None = None
+        self.version: int | None = None
         self.day: date | None = None
         self.checked = 0.0
         self.dirty = True
