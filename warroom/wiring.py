@@ -57,6 +57,9 @@ def _subscribe() -> None:
     # status when they fall due and stop by themselves).
     seam.on(inc.IncidentResolved, paging_subscribers.on_resolved)
     seam.on(inc.IncidentClosed, paging_subscribers.on_closed)
+    # ... and its open alerts are resolved with it: a later trigger opens a new incident.
+    seam.on(inc.IncidentResolved, alert_subscribers.on_incident_resolved)
+    seam.on(inc.IncidentClosed, alert_subscribers.on_incident_closed)
     # Reopened: as if declared again.
     seam.on(inc.IncidentReopened, targets.on_reopened)
     seam.on(inc.IncidentReopened, comms_subscribers.on_reopened)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import JSON, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from warroom import seam
@@ -33,6 +33,8 @@ from warroom.incidents.models import Incident
 from warroom.incidents.timeline import record
 from warroom.org.models import Service
 
+# A JSON parameter whose None is SQL NULL (not JSON null), so coalesce keeps the column.
+_JSON_OR_NULL = JSON(none_as_null=True)
 DEFAULT_FLAP_COUNT = 3
 DEFAULT_FLAP_WINDOW = 30  # minutes
 
@@ -131,6 +133,8 @@ def ingest(
             alert.last_seen = now
             alert.summary = bump["summary"] or alert.summary
             alert.source_severity = bump["severity"]
+            alert.annotations = bump.get("annotations") or alert.annotations
+            alert.links = bump.get("links") or alert.links
         loaded[key] = alert
         return alert
 
@@ -143,10 +147,16 @@ def ingest(
                 alert.occurrences += 1
                 alert.summary = ev.summary or alert.summary
                 alert.source_severity = ev.severity
+                alert.annotations = ev.annotations or alert.annotations
+                alert.links = ev.links or alert.links
                 results.append((key, alert, "updated"))
             elif key in open_ids:
                 bump = bumps.setdefault(open_ids[key], {"n": 0})
                 bump.update(n=bump["n"] + 1, summary=ev.summary, severity=ev.severity)
+                if ev.annotations:
+                    bump["annotations"] = ev.annotations
+                if ev.links:
+                    bump["links"] = ev.links
                 results.append((key, open_ids[key], "updated"))
             else:
                 if ctx is None:
@@ -184,6 +194,10 @@ def ingest(
                 last_seen=now,
                 summary=func.coalesce(bindparam("b_summary"), table.c.summary),
                 source_severity=bindparam("b_severity"),
+                annotations=func.coalesce(
+                    bindparam("b_annotations", type_=_JSON_OR_NULL), table.c.annotations
+                ),
+                links=func.coalesce(bindparam("b_links", type_=_JSON_OR_NULL), table.c.links),
             ),
             [
                 {
@@ -191,6 +205,8 @@ def ingest(
                     "b_n": b["n"],
                     "b_summary": b["summary"] or None,
                     "b_severity": b["severity"],
+                    "b_annotations": b.get("annotations"),
+                    "b_links": b.get("links"),
                 }
                 for i, b in bumps.items()
             ],
@@ -301,10 +317,16 @@ def _new_alert(
     session.flush()  # the incident path needs the alert's id
     window = timedelta(minutes=rule.group_window_minutes if rule else 60)
     group = ev.group
-    target = _group_incident(session, alert, group, now - window)
+    target = _rejoin_incident(session, alert) or _group_incident(
+        session, alert, group, now - window
+    )
     if target is not None:
         alert.incident_id = target.id
-        alert_event(session, clock, alert, f"Alert grouped into this incident: {alert.summary}")
+        if target.status == "monitoring":
+            text = f"Alert fired again while the incident is monitoring: {alert.summary}"
+        else:
+            text = f"Alert grouped into this incident: {alert.summary}"
+        alert_event(session, clock, alert, text)
         _opened(session, clock, alert, pages=False)
         seam.publish(
             session,
@@ -339,6 +361,24 @@ def _opened(session: Session, clock: Clock, alert: Alert, *, pages: bool) -> Non
         events.AlertOpened(
             at=clock.now(), alert_id=alert.id, incident_id=alert.incident_id, pages=pages
         ),
+    )
+
+
+def _rejoin_incident(session: Session, alert: Alert) -> Incident | None:
+    """The still-active incident that an earlier alert of the same key joined, however
+    long ago: a re-fire belongs where its key was being handled. An ended incident never
+    takes it (resolving an incident resolves its alerts, and this skips it anyway)."""
+    return session.scalar(
+        select(Incident)
+        .join(Alert, Alert.incident_id == Incident.id)
+        .where(
+            Alert.integration_id == alert.integration_id,
+            Alert.dedup_key == alert.dedup_key,
+            Alert.id != alert.id,
+            Incident.status.in_(incident_rules.ACTIVE_STATUSES),
+        )
+        .order_by(Alert.id.desc())
+        .limit(1)
     )
 
 
@@ -420,3 +460,45 @@ def acknowledge_alert(session: Session, clock: Clock, alert: Alert, by: str) -> 
             at=clock.now(), alert_id=alert.id, incident_id=alert.incident_id, by=by
         ),
     )
+
+
+def resolve_with_incident(session: Session, clock: Clock, incident_id: int, by: str) -> int:
+    """Resolves every open alert of the incident in one statement and notes them in one
+    timeline line; returns how many. The incident's own event stands for them: no
+    `AlertResolved` is published, since their incident is already resolved and alerts
+    attached to an incident never page on their own. A later trigger of the same key is
+    a new alert, so it opens (or joins) an incident that is still active."""
+    rows = list(
+        session.execute(
+            select(Alert.id, Alert.summary)
+            .where(Alert.incident_id == incident_id, Alert.status != "resolved")
+            .order_by(Alert.id)
+        )
+    )
+    if not rows:
+        return 0
+    now = clock.now()
+    session.execute(
+        update(Alert)
+        .where(Alert.id.in_([alert_id for alert_id, _ in rows]), Alert.status != "resolved")
+        .values(status="resolved", resolved_at=now, last_seen=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    inc = session.get(Incident, incident_id)
+    if inc is not None:
+        shown = "; ".join(summary for _, summary in rows[:3])
+        more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+        record(
+            session,
+            clock,
+            inc,
+            kind="alert",
+            text=(
+                f"{len(rows)} open alert(s) resolved with the incident by {by}: {shown}{more}. "
+                "Their sources are not told (none of them accepts it); if an alert still "
+                "fires there, its next notification opens a new incident."
+            ),
+            actor=None,
+            data={"resolved_alerts": [alert_id for alert_id, _ in rows[:100]], "count": len(rows)},
+        )
+    return len(rows)

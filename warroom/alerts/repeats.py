@@ -31,14 +31,18 @@ _SQL = {
     # Materialised, so SQLite walks the batch's rows and finds each alert by the
     # (integration_id, dedup_key) index, not the other way round.
     "sqlite": f"""
-WITH b(k, n, s, v) AS MATERIALIZED (
-    SELECT value ->> 'k', value ->> 'n', value ->> 's', value ->> 'v' FROM json_each(:rows)
+WITH b(k, n, s, v, a, l) AS MATERIALIZED (
+    SELECT value ->> 'k', value ->> 'n', value ->> 's', value ->> 'v', value ->> 'a',
+        value ->> 'l'
+    FROM json_each(:rows)
 )
 UPDATE alerts SET
     occurrences = alerts.occurrences + b.n,
     last_seen = :now,
     summary = coalesce(b.s, alerts.summary),
-    source_severity = b.v
+    source_severity = b.v,
+    annotations = coalesce(b.a, alerts.annotations),
+    links = coalesce(b.l, alerts.links)
 FROM b
 WHERE alerts.integration_id = :integration AND alerts.dedup_key = b.k
     AND alerts.status != 'resolved'
@@ -50,18 +54,21 @@ WHERE alerts.integration_id = :integration AND alerts.dedup_key = b.k
     # again on the row itself, in case a responder resolved it in between.
     "postgresql": f"""
 WITH b AS MATERIALIZED (
-    SELECT b.n, b.s, b.v, (
+    SELECT b.n, b.s, b.v, b.a, b.l, (
         SELECT a.id FROM alerts AS a
         WHERE a.integration_id = :integration AND a.dedup_key = b.k
             AND a.status != 'resolved'
     ) AS id
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS b(k text, n integer, s text, v text)
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+        AS b(k text, n integer, s text, v text, a jsonb, l jsonb)
 )
 UPDATE alerts SET
     occurrences = alerts.occurrences + b.n,
     last_seen = :now,
     summary = coalesce(b.s, alerts.summary),
-    source_severity = b.v
+    source_severity = b.v,
+    annotations = coalesce(CAST(b.a AS json), alerts.annotations),
+    links = coalesce(CAST(b.l AS json), alerts.links)
 FROM b
 WHERE alerts.id = ANY(ARRAY(SELECT id FROM b)) AND alerts.id = b.id
     AND alerts.status != 'resolved'
@@ -78,7 +85,8 @@ Bumped = dict[str, tuple[int, int | None]]
 
 def repeat_rows(events: list[NormalizedEvent]) -> dict[str, list[Any]]:
     """The keys whose events are all triggers: dedup key -> [count, last non-empty
-    summary or None, last severity]."""
+    summary or None, last severity, last non-empty annotations or None, last non-empty
+    links or None]."""
     rows: dict[str, list[Any]] = {}
     others: set[str] = set()
     for ev in events:
@@ -91,11 +99,19 @@ def repeat_rows(events: list[NormalizedEvent]) -> dict[str, list[Any]]:
             continue
         row = rows.get(key)
         if row is None:
-            rows[key] = [1, ev.summary or None, ev.severity]
+            rows[key] = [
+                1,
+                ev.summary or None,
+                ev.severity,
+                ev.annotations or None,
+                ev.links or None,
+            ]
         else:
             row[0] += 1
             row[1] = ev.summary or row[1]
             row[2] = ev.severity
+            row[3] = ev.annotations or row[3]
+            row[4] = ev.links or row[4]
     return rows
 
 
@@ -107,10 +123,18 @@ def bump_open(
     if not rows:
         return {}
     bind = db.get_bind() if isinstance(db, Session) else db
+    # Empty annotations and links are left out (SQL NULL), so the alert keeps its own.
     payload = orjson.dumps(
         [
-            {"k": k, "n": n, "s": summary, "v": severity}
-            for k, (n, summary, severity) in rows.items()
+            {
+                "k": k,
+                "n": n,
+                "s": summary,
+                "v": severity,
+                **({"a": annotations} if annotations else {}),
+                **({"l": links} if links else {}),
+            }
+            for k, (n, summary, severity, annotations, links) in rows.items()
         ]
     ).decode()
     result = db.execute(

@@ -41,6 +41,18 @@ def _people(session: Session, n: Notification) -> str:
     return name or "a former user"
 
 
+def _paged_alert(session: Session, esc: Escalation) -> Alert | None:
+    """The alert a page is about: its own, or for an incident the alert that opened it
+    (so its links, runbook and dashboard reach the person paged)."""
+    if esc.alert_id is not None:
+        return session.get(Alert, esc.alert_id)
+    if esc.incident_id is None:
+        return None
+    return session.scalar(
+        select(Alert).where(Alert.incident_id == esc.incident_id).order_by(Alert.id).limit(1)
+    )
+
+
 def compose(session: Session, n: Notification, esc: Escalation) -> channels.Message:
     """The message for a notification, built only from recorded facts; the same
     notification always gives the same message."""
@@ -80,20 +92,24 @@ def compose(session: Session, n: Notification, esc: Escalation) -> channels.Mess
                 f"Declared: {iso(inc.declared_at)}",
                 f"Incident room: {incident['url']}",
             ]
-    if esc.alert_id is not None:
-        row = session.get(Alert, esc.alert_id)
-        if row is not None:
-            alert = {
-                "id": row.id,
-                "summary": row.summary,
-                "dedup_key": row.dedup_key,
-                "status": row.status,
-                "severity": row.source_severity,
-                "first_seen": iso(row.first_seen),
-                "links": list(row.links or []),
-            }
+    row = _paged_alert(session, esc)
+    if row is not None:
+        alert = {
+            "id": row.id,
+            "summary": row.summary,
+            "dedup_key": row.dedup_key,
+            "status": row.status,
+            "severity": row.source_severity,
+            "first_seen": iso(row.first_seen),
+            "links": list(row.links or []),
+            "annotations": dict(row.annotations or {}),
+        }
+        if incident is None:
             subject = f"[alert] {row.summary}"
-            lines += [f"Alert: {row.summary}", f"First seen: {iso(row.first_seen)}"]
+        lines += [f"Alert: {row.summary}", f"First seen: {iso(row.first_seen)}"]
+        for link in row.links or []:
+            label = str(link.get("text") or "link").capitalize()
+            lines.append(f"{label}: {link.get('href')}")
     if incident is None and alert is None:
         subject = esc.title
         lines.append(esc.title)
