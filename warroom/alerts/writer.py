@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from warroom.alerts import changes, integrations, repeats
 from warroom.alerts.models import Integration
@@ -29,6 +30,8 @@ KEY_CACHE_SECONDS = 5.0
 # PostgreSQL: new alerts after which the writer refreshes the planner's statistics of
 # the alerts table (and at least as many as the table held at the last refresh).
 ANALYZE_AFTER = 1000
+# How often an item is tried when it meets a concurrent writer on the same keys.
+CONFLICT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -175,11 +178,14 @@ class Ingestor:
         bumped = self._bump_first(batch, writer) if self.db.dialect == "postgresql" else None
         try:
             results = self._apply(batch, bumped)
-        except Exception:
-            log.exception("ingest batch of %d failed; retrying one by one", len(batch))
+        except Exception as exc:
+            if _conflict(exc):
+                log.info("ingest batch of %d met a concurrent writer; retrying", len(batch))
+            else:
+                log.exception("ingest batch of %d failed; retrying one by one", len(batch))
             for item in batch:
                 try:
-                    (result,) = self._apply([item], bumped)
+                    (result,) = self._apply_retrying([item], bumped)
                     _settle(item, result=result)
                 except Exception as exc:
                     _settle(item, error=exc)
@@ -188,6 +194,22 @@ class Ingestor:
             _settle(item, result=result)
         if self.db.dialect == "postgresql":
             self._note_created(results)
+
+    def _apply_retrying(
+        self, batch: list[_Item], bumped: dict[int, repeats.Bumped] | None
+    ) -> list[Any]:
+        """`_apply`, again after a conflict with another writer on the same keys (another
+        replica inserted the same new alert first, or the two deadlocked): by then the
+        other transaction has ended, so the retry finds its alert and counts the event as
+        a repeat. Other errors are not retried."""
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self._apply(batch, bumped)
+            except Exception as exc:
+                if not _conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _note_created(self, results: list[Any]) -> None:
         """PostgreSQL: a storm can grow the alerts table tenfold within autovacuum's
@@ -301,6 +323,17 @@ class Ingestor:
                     results[i] = outcomes[at : at + n]
                     at += n
         return results
+
+
+def _conflict(exc: BaseException) -> bool:
+    """A unique violation on the open-alert key, a deadlock or a serialization failure:
+    what two writers on the same keys at once run into, and a retry resolves."""
+    if isinstance(exc, IntegrityError):
+        return "uq_alerts_open_dedup" in str(exc.orig) or "UNIQUE constraint" in str(exc.orig)
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code in ("40P01", "40001")
+    return False
 
 
 def _settle(item: _Item, result: Any = None, error: BaseException | None = None) -> None:
