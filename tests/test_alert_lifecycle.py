@@ -244,3 +244,59 @@ def test_the_page_of_an_alert_opened_incident_carries_the_alert_and_refires_upda
     assert alert["annotations"]["runbook_url"] == "https://runbooks/v2"
     assert {"href": "https://runbooks/v2", "text": "runbook"} in alert["links"]
     assert {"href": "https://runbooks/v1", "text": "runbook"} not in alert["links"]
+
+
+def test_a_storm_in_one_notification_opens_one_incident_with_one_line_for_the_rest(
+    client: TestClient, alice: Api, org: dict[str, str], engine: Worker
+) -> None:
+    body = _am_body("https://runbooks/v1", "x")
+    template = body["alerts"][0]
+    body["alerts"] = [
+        {
+            **template,
+            "labels": {"alertname": f"PodDown{n}", "severity": "critical"},
+            "annotations": {"summary": f"pod-{n} down"},
+            "fingerprint": f"fp-{n}",
+        }
+        for n in range(6)
+    ]
+    r = client.post(f"/integrations/alertmanager/{org['am']}", json=body)
+    assert r.status_code == 202, r.text
+    (inc,) = incidents(alice)
+    assert {a["incident"] for a in alerts(alice)} == {inc["id"]}
+    lines = [t for t in timeline(alice, inc["id"]) if "pod-" in t and "Declared" not in t]
+    assert lines == [
+        "Alert fired: pod-0 down",
+        "5 alerts grouped into this incident: pod-1 down; pod-2 down; pod-3 down and 2 more",
+    ]
+    # The same alerts again in one notification are repeats: counted, no new lines.
+    r = client.post(f"/integrations/alertmanager/{org['am']}", json=body)
+    assert r.status_code == 202
+    assert [a["occurrences"] for a in alerts(alice)] == [2] * 6
+    assert [t for t in timeline(alice, inc["id"]) if "pod-" in t and "Declared" not in t] == lines
+
+
+def test_a_new_alert_resolved_in_the_same_batch_keeps_the_order_of_events(
+    alice: Api, org: dict[str, str], db: Database, clock: ManualClock
+) -> None:
+    from warroom.alerts import ingestion
+    from warroom.alerts.integrations import integration_by_name
+    from warroom.alerts.parsers import NormalizedEvent
+
+    def ev(action: str, key: str) -> NormalizedEvent:
+        return NormalizedEvent(action, key, summary=f"{key} failing", severity="critical")
+
+    with db.session() as s:
+        integ = integration_by_name(s, "pd")
+        out = ingestion.ingest(
+            s, clock, integ, [ev("trigger", "a"), ev("trigger", "b"), ev("resolve", "a")]
+        )
+    assert [o.action for o in out] == ["created", "created", "resolved"]
+    (inc,) = incidents(alice)
+    lines = [t for t in timeline(alice, inc["id"]) if "failing" in t and "Declared" not in t]
+    assert lines == [
+        "Alert fired: a failing",
+        "Alert grouped into this incident: b failing",
+        "Alert resolved: a failing",
+    ]
+    assert inc["status"] == "investigating"  # b still fires

@@ -99,8 +99,9 @@ def ingest(
 ) -> list[Outcome]:
     """Applies events in order, in the caller's transaction. Built for storms: repeats
     of open alerts (the bulk of a storm) become one UPDATE statement per batch without
-    loading objects; new alerts are inserted in one flush; only acknowledgements,
-    resolutions and incident work load full rows."""
+    loading objects; new alerts are inserted in one flush and their incident work
+    (grouping, declaring, one timeline line per incident, events) is done once for the
+    batch (`_settle_new`); only acknowledgements and resolutions load full rows."""
     now = clock.now()
     keys = list(dict.fromkeys(e.dedup_key for e in events))
     open_ids: dict[str, int] = {
@@ -116,6 +117,8 @@ def ingest(
     loaded: dict[str, Alert] = {}
     bumps: dict[int, dict[str, Any]] = {}
     ctx: _Context | None = None
+    # New alerts wait here for their incident work, done once for all of them.
+    pending: list[_New] = []
     results: list[tuple[str, Alert | int | None, str]] = []
 
     def full(key: str) -> Alert | None:
@@ -162,7 +165,7 @@ def ingest(
                 if ctx is None:
                     ctx = _context(session, now)
                     ctx.fires = _recent_fires(session, integration, ctx, keys, now)
-                created = _new_alert(session, clock, ctx, integration, ev)
+                created = _new_alert(session, clock, ctx, integration, ev, pending)
                 loaded[key] = created
                 results.append((key, created, "created"))
             continue
@@ -170,6 +173,8 @@ def ingest(
         if found is None:
             results.append((key, None, "ignored"))
             continue
+        # What happened before this acknowledgement or resolution is settled first.
+        _settle_new(session, clock, integration, pending)
         if ev.action == "acknowledge":
             if found.status == "triggered":
                 if found.id is None:
@@ -211,6 +216,7 @@ def ingest(
                 for i, b in bumps.items()
             ],
         )
+    _settle_new(session, clock, integration, pending)
     session.flush()
     # Repeats were not loaded; look their incidents up only when the caller answers with them.
     repeats = [r for _, r, _ in results if isinstance(r, int)] if incident_refs else []
@@ -269,7 +275,10 @@ def _new_alert(
     ctx: _Context,
     integration: Integration,
     ev: NormalizedEvent,
+    pending: list[_New],
 ) -> Alert:
+    """A new alert row (added to the session, not yet flushed), routed, checked against
+    silences and flapping; queued in `pending` when it opens, joins or pages."""
     now = clock.now()
     labels = _match_labels(ev, integration)
     rule = _rule_for(ctx, labels)
@@ -311,47 +320,128 @@ def _new_alert(
         return alert
     if not open_incident:
         if rule is not None and rule.page:
-            session.flush()
-            _opened(session, clock, alert, pages=True)
+            pending.append(_New(alert, pages=True))
         return alert
-    session.flush()  # the incident path needs the alert's id
-    window = timedelta(minutes=rule.group_window_minutes if rule else 60)
-    group = ev.group
-    target = _rejoin_incident(session, alert) or _group_incident(
-        session, alert, group, now - window
-    )
-    if target is not None:
-        alert.incident_id = target.id
-        if target.status == "monitoring":
-            text = f"Alert fired again while the incident is monitoring: {alert.summary}"
-        else:
-            text = f"Alert grouped into this incident: {alert.summary}"
-        alert_event(session, clock, alert, text)
-        _opened(session, clock, alert, pages=False)
-        seam.publish(
-            session,
-            clock,
-            events.AlertAttached(at=now, alert_id=alert.id, incident_id=target.id),
-        )
-        return alert
-    who = Principal(role="responder", user_id=None, name=f"integration:{integration.name}")
     started = ev.timestamp if ev.timestamp and ev.timestamp <= now else None
-    inc = incidents.declare(
+    pending.append(
+        _New(
+            alert,
+            pages=False,
+            group=ev.group,
+            window=timedelta(minutes=rule.group_window_minutes if rule else 60),
+            service=service,
+            severity=severity,
+            started=started,
+        )
+    )
+    return alert
+
+
+@dataclass
+class _New:
+    """A new alert of the batch and what its incident work needs."""
+
+    alert: Alert
+    pages: bool
+    group: str | None = None
+    window: timedelta = timedelta(minutes=60)
+    service: str | None = None
+    severity: str = "SEV-3"
+    started: datetime | None = None
+
+
+def _settle_new(
+    session: Session, clock: Clock, integration: Integration, pending: list[_New]
+) -> None:
+    """The incident work of the batch's new alerts, in arrival order, with one flush for
+    their rows: each joins the active incident its key was in, else the one an alert of
+    the same service (and group) joined within the window, else declares one (and the
+    following alerts of its group join it). Each incident gets one timeline line for the
+    alerts that joined it in the batch; every alert is published."""
+    if not pending:
+        return
+    batch = list(pending)
+    pending.clear()
+    session.flush()  # every new alert gets its id in one statement
+    now = clock.now()
+    who = Principal(role="responder", user_id=None, name=f"integration:{integration.name}")
+    wanted = [n for n in batch if not n.pages]
+    rejoin = _rejoin_incidents(session, integration, wanted)
+    groups: dict[tuple[Any, ...], Incident] = {}
+    joined: dict[int, tuple[Incident, list[Alert]]] = {}
+    attached: set[int] = set()
+    for n in wanted:
+        alert = n.alert
+        gkey = (alert.service_id or ("integration", alert.integration_id), n.group, n.window)
+        target = rejoin.get(alert.dedup_key) or groups.get(gkey)
+        if target is None:
+            target = _group_incident(session, alert, n.group, now - n.window)
+        if target is None:
+            target = incidents.declare(
+                session,
+                clock,
+                who,
+                title=(alert.summary or "Alert")[:200],
+                severity=n.severity,
+                services=[n.service] if n.service else [],
+                impact_summary="",
+                detection_source="automated_alert",
+                started_at=n.started,
+                detected_at=alert.first_seen,
+            )
+            alert.incident_id = target.id
+            alert_event(session, clock, alert, f"Alert fired: {alert.summary}")
+        else:
+            alert.incident_id = target.id
+            joined.setdefault(target.id, (target, []))[1].append(alert)
+            attached.add(alert.id)
+        groups[gkey] = target
+    for target, alerts in joined.values():
+        _joined_line(session, clock, target, alerts)
+    for n in batch:
+        _opened(session, clock, n.alert, pages=n.pages)
+        if n.alert.id in attached and n.alert.incident_id is not None:
+            seam.publish(
+                session,
+                clock,
+                events.AlertAttached(at=now, alert_id=n.alert.id, incident_id=n.alert.incident_id),
+            )
+
+
+def _joined_line(session: Session, clock: Clock, inc: Incident, alerts: list[Alert]) -> None:
+    """One timeline line for the alerts that joined an incident in one batch."""
+    again = inc.status == "monitoring"
+    if len(alerts) == 1:
+        (alert,) = alerts
+        what = (
+            "Alert fired again while the incident is monitoring"
+            if again
+            else ("Alert grouped into this incident")
+        )
+        alert_event(session, clock, alert, f"{what}: {alert.summary}")
+        return
+    shown = "; ".join(a.summary for a in alerts[:3])
+    more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
+    what = (
+        "alerts fired again while the incident is monitoring"
+        if again
+        else ("alerts grouped into this incident")
+    )
+    record(
         session,
         clock,
-        who,
-        title=(alert.summary or "Alert")[:200],
-        severity=severity,
-        services=[service] if service else [],
-        impact_summary="",
-        detection_source="automated_alert",
-        started_at=started,
-        detected_at=now,
+        inc,
+        kind="alert",
+        text=f"{len(alerts)} {what}: {shown}{more}",
+        actor=None,
+        data={
+            "alert_ids": [a.id for a in alerts[:100]],
+            "dedup_keys": [a.dedup_key for a in alerts[:100]],
+            "count": len(alerts),
+            "status": "triggered",
+            "links": list(alerts[0].links or []),
+        },
     )
-    alert.incident_id = inc.id
-    alert_event(session, clock, alert, f"Alert fired: {alert.summary}")
-    _opened(session, clock, alert, pages=False)
-    return alert
 
 
 def _opened(session: Session, clock: Clock, alert: Alert, *, pages: bool) -> None:
@@ -364,22 +454,31 @@ def _opened(session: Session, clock: Clock, alert: Alert, *, pages: bool) -> Non
     )
 
 
-def _rejoin_incident(session: Session, alert: Alert) -> Incident | None:
-    """The still-active incident that an earlier alert of the same key joined, however
-    long ago: a re-fire belongs where its key was being handled. An ended incident never
-    takes it (resolving an incident resolves its alerts, and this skips it anyway)."""
-    return session.scalar(
-        select(Incident)
-        .join(Alert, Alert.incident_id == Incident.id)
+def _rejoin_incidents(
+    session: Session, integration: Integration, new: list[_New]
+) -> dict[str, Incident]:
+    """Per dedup key, the still-active incident that an earlier alert of the key joined,
+    however long ago (one query for the batch): a re-fire belongs where its key was
+    being handled. An ended incident never takes it (resolving an incident resolves its
+    alerts, and this skips it anyway)."""
+    if not new:
+        return {}
+    keys = {n.alert.dedup_key for n in new}
+    ids = [n.alert.id for n in new]
+    found: dict[str, Incident] = {}
+    for key, inc in session.execute(
+        select(Alert.dedup_key, Incident)
+        .join(Incident, Incident.id == Alert.incident_id)
         .where(
-            Alert.integration_id == alert.integration_id,
-            Alert.dedup_key == alert.dedup_key,
-            Alert.id != alert.id,
+            Alert.integration_id == integration.id,
+            Alert.dedup_key.in_(keys),
+            Alert.id.not_in(ids),
             Incident.status.in_(incident_rules.ACTIVE_STATUSES),
         )
-        .order_by(Alert.id.desc())
-        .limit(1)
-    )
+        .order_by(Alert.id)
+    ):
+        found[key] = inc  # the latest alert of the key wins
+    return found
 
 
 def _group_incident(
