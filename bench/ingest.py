@@ -1,9 +1,13 @@
-"""Alert ingestion benchmark: PagerDuty Events v2 endpoint under load, beside
-Prometheus Alertmanager's own intake, plus a kill -9 durability check.
+"""Alert ingestion benchmark on the path of a real outage: `warroom serve --demo` (the
+example organisation, with its engine), critical PagerDuty Events v2 alerts for a
+service with an escalation policy opening one incident and piling into it (new dedup
+keys, then repeats of 5,000 of them), the warning path (no incident) beside it, and
+Prometheus Alertmanager's own intake in the same run; plus a kill -9 durability check
+on the critical path.
 
     python bench/ingest.py [--store sqlite|postgresql|both] [--duration 10]
                            [--warmup 2] [--connections 32] [--keys 5000] [--rate 1000]
-                           [--no-crash]
+                           [--no-crash] [--no-engine]
 
 Needs Debian's `wrk` and `prometheus-alertmanager` (installed with apt-get when run
 as root). Talks to 127.0.0.1 only and stops by itself. Prints its figures; the last
@@ -22,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +49,34 @@ request = function()
   counter = counter + 1
   local k = (counter * 7919 + {seed}) % keys
   local body = string.format('{{"routing_key":"{key}","event_action":"trigger","dedup_key":"bench-%d","payload":{{"summary":"Disk almost full on host-%d","source":"host-%d","severity":"warning","component":"disk"}}}}', k, k, k)
+  return wrk.format("POST", "/v2/enqueue", {{["Content-Type"]="application/json"}}, body)
+end
+"""
+
+# Critical alerts, each with a dedup key never sent before: the onset of a storm, every
+# event a new alert that joins the incident the first one opened. wrk's threads number
+# themselves in setup(), so keys never repeat across threads.
+CRIT_NEW_LUA = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format('{{"routing_key":"{key}","event_action":"trigger","dedup_key":"crit-{seed}-%d-%d","payload":{{"summary":"Checkout pod %d-%d failing","source":"k8s","severity":"critical","component":"checkout"}}}}', tid, counter, tid, counter)
+  return wrk.format("POST", "/v2/enqueue", {{["Content-Type"]="application/json"}}, body)
+end
+"""
+
+# Critical alerts again for keys the new-key run opened (thread 1's first `keys`).
+CRIT_REPEAT_LUA = """
+local counter = 0
+request = function()
+  counter = counter + 1
+  local k = (counter * 7919) % {keys} + 1
+  local body = string.format('{{"routing_key":"{key}","event_action":"trigger","dedup_key":"crit-{seed}-1-%d","payload":{{"summary":"Checkout pod 1-%d failing","source":"k8s","severity":"critical","component":"checkout"}}}}', k, k)
   return wrk.format("POST", "/v2/enqueue", {{["Content-Type"]="application/json"}}, body)
 end
 """
@@ -173,7 +206,11 @@ async def _send_until_killed(
                     "routing_key": key,
                     "event_action": "trigger",
                     "dedup_key": dedup,
-                    "payload": {"summary": "crash probe", "source": "bench", "severity": "warning"},
+                    "payload": {
+                        "summary": "crash probe",
+                        "source": "bench",
+                        "severity": "critical",
+                    },
                 }
                 try:
                     r = await c.post("/v2/enqueue", json=body)
@@ -254,7 +291,13 @@ def cpu_seconds(pid: int) -> float:
 @dataclass
 class StoreFigures:
     store: str
-    max_rate: WrkResult | None = None
+    max_rate: WrkResult | None = None  # the warning path
+    critical_new: WrkResult | None = None
+    critical_repeats: WrkResult | None = None
+    critical_incidents: int = 0
+    cpu_critical_new: float = float("nan")
+    replicas: dict[str, float] = field(default_factory=dict)
+    cpu_critical_repeats: float = float("nan")
     # Server process CPU per event during the maximum-rate run: steadier than events/s
     # on a machine that does other work too.
     cpu_us_per_event: float = float("nan")
@@ -281,58 +324,76 @@ def prepare(store: str, workdir: Path) -> str:
 
 
 class IntakeServer(Server):
-    """`warroom serve --no-engine` with `--workers N` server processes."""
+    """`warroom serve --demo` (the example organisation) with its engine, as people run
+    it, and `--workers N` server processes; `--no-engine` when asked."""
 
     workers = 1
+    engine = True
 
     def command(self) -> list[str]:
-        return [*super().command(), "--workers", str(self.workers)]
+        cmd = [*super().command(), "--demo", "--workers", str(self.workers)]
+        if self.engine:
+            cmd.remove("--no-engine")
+        return cmd
 
 
 def run_store(store: str, args: argparse.Namespace, workdir: Path) -> StoreFigures:
     figures = StoreFigures(store)
     url = prepare(store, workdir)
     IntakeServer.workers = args.workers
+    IntakeServer.engine = args.engine
     server = IntakeServer(url, workdir)
     server.start()
     try:
         h = {"Authorization": f"Bearer {server.admin_token}"}
-        key = httpx.post(
-            f"{server.url}/api/v1/integrations",
-            headers=h,
-            trust_env=False,
-            json={"name": "bench", "kind": "pagerduty"},
-        ).json()["key"]
-        log(f"[{store}] warm-up ({args.warmup}s) ...")
+
+        def integration(name: str) -> str:
+            r = httpx.post(
+                f"{server.url}/api/v1/integrations",
+                headers=h,
+                trust_env=False,
+                json={"name": name, "kind": "pagerduty", "service": "checkout"},
+            )
+            r.raise_for_status()
+            return str(r.json()["key"])
+
+        # checkout pages the payments escalation policy of the example organisation.
+        crit_key, warn_key = integration("bench-critical"), integration("bench-warning")
+        assert server.proc is not None
+        pid = server.proc.pid
+        log(f"[{store}] warm-up ({args.warmup}s, warnings) ...")
         run_wrk(
             server.url,
-            PD_LUA.format(keys=args.keys, key=key, seed=1),
+            PD_LUA.format(keys=args.keys, key=warn_key, seed=1),
             args.connections,
             args.warmup,
             workdir,
         )
-        log(
-            f"[{store}] {args.connections} connections for {args.duration}s, {args.keys} dedup keys ..."
+
+        def measured(label: str, script: str) -> tuple[WrkResult, float]:
+            log(f"[{store}] {label}: {args.connections} connections for {args.duration}s ...")
+            cpu = cpu_seconds(pid)
+            result = run_wrk(server.url, script, args.connections, args.duration, workdir)
+            us = (cpu_seconds(pid) - cpu) * 1e6 / max(result.requests, 1)
+            log(f"[{store}] {label}: {result.rps:,.0f} events/s, server CPU {us:.0f} us/event")
+            return result, us
+
+        figures.critical_new, figures.cpu_critical_new = measured(
+            "critical, new keys", CRIT_NEW_LUA.format(key=crit_key, seed="a")
         )
-        assert server.proc is not None
-        cpu = cpu_seconds(server.proc.pid)
-        figures.max_rate = run_wrk(
-            server.url,
-            PD_LUA.format(keys=args.keys, key=key, seed=2),
-            args.connections,
-            args.duration,
-            workdir,
+        repeat_keys = max(1, min(args.keys, figures.critical_new.requests // 2 - 1))
+        figures.critical_repeats, figures.cpu_critical_repeats = measured(
+            f"critical, repeats of {repeat_keys} keys",
+            CRIT_REPEAT_LUA.format(keys=repeat_keys, key=crit_key, seed="a"),
         )
-        cpu = cpu_seconds(server.proc.pid) - cpu
-        figures.cpu_us_per_event = cpu * 1e6 / max(figures.max_rate.requests, 1)
-        log(
-            f"[{store}] {figures.max_rate.rps:,.0f} events/s, server CPU "
-            f"{figures.cpu_us_per_event:.0f} us/event, load average {loadavg()}"
+        figures.max_rate, figures.cpu_us_per_event = measured(
+            f"warnings over {args.keys} keys",
+            PD_LUA.format(keys=args.keys, key=warn_key, seed=2),
         )
-        log(f"[{store}] fixed rate {args.rate}/s for {args.fixed_seconds}s ...")
+        log(f"[{store}] critical new keys paced at {args.rate}/s for {args.fixed_seconds}s ...")
         fixed = run_paced(
             server.url,
-            PD_LUA.format(keys=args.keys, key=key, seed=3),
+            CRIT_NEW_LUA.format(key=crit_key, seed="p"),
             args.rate,
             args.connections,
             args.fixed_seconds,
@@ -348,13 +409,77 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> StoreFigur
             figures.stored_alerts = len(
                 c.get("/api/v1/alerts", params={"limit": 500}).json()["items"]
             )
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            figures.critical_incidents = int(
+                conn.execute(
+                    text(
+                        "SELECT count(DISTINCT incident_id) FROM alerts"
+                        " WHERE dedup_key LIKE 'crit-%'"
+                    )
+                ).scalar()
+                or 0
+            )
+        engine.dispose()
+        if store == "postgresql" and args.replicas:
+            figures.replicas = two_replicas(server, crit_key, url, args, workdir)
         if args.crash:
-            log(f"[{store}] kill -9 during load ...")
-            figures.crash = crash_check(server, key, args.crash_seconds, url)
+            log(f"[{store}] kill -9 during load (critical alerts) ...")
+            figures.crash = crash_check(server, crit_key, args.crash_seconds, url)
     finally:
         if server.proc and server.proc.poll() is None:
             server.stop()
     return figures
+
+
+class Replica(Server):
+    """`warroom serve --no-engine` on a store that is set up already (no first-run token)."""
+
+    def start(self, timeout: float = 90.0) -> None:
+        self.admin_token = "-"  # none is printed: the store has its administrator
+        super().start(timeout)
+
+
+def two_replicas(
+    server: Server, key: str, url: str, args: argparse.Namespace, workdir: Path
+) -> dict[str, float]:
+    """A second `warroom serve --no-engine` on the same PostgreSQL store, and both driven
+    at once with the same new critical keys in the same order (as a load balancer spreads
+    one sender's retries, or two Alertmanagers of an HA pair send the same alerts): every
+    key is raced. Counts the answers that were not 202, and what the store kept."""
+    second = Replica(url, workdir)
+    second.start()
+    try:
+        log(f"[postgresql] two replicas, the same new keys on both for {args.duration}s ...")
+        script = CRIT_NEW_LUA.format(key=key, seed="r")
+        results: list[WrkResult] = []
+
+        def drive(target: str) -> None:
+            results.append(run_wrk(target, script, args.connections // 2, args.duration, workdir))
+
+        threads = [threading.Thread(target=drive, args=(t,)) for t in (server.url, second.url)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        second.stop()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        alerts, occurrences = conn.execute(
+            text("SELECT count(*), sum(occurrences) FROM alerts WHERE dedup_key LIKE 'crit-r-%'")
+        ).one()
+    engine.dispose()
+    sent = sum(r.requests for r in results)
+    errors = sum(r.errors for r in results)
+    log(f"[postgresql] two replicas: {sent} events, {errors} not 202, {alerts} alerts kept")
+    return {
+        "events": sent,
+        "errors": errors,
+        "rate": sum(r.rps for r in results),
+        "alerts": int(alerts or 0),
+        "occurrences": int(occurrences or 0),
+    }
 
 
 def alertmanager_rate(args: argparse.Namespace, workdir: Path) -> WrkResult:
@@ -412,6 +537,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="warroom server processes")
     p.add_argument("--no-crash", dest="crash", action="store_false")
     p.add_argument("--no-alertmanager", dest="alertmanager", action="store_false")
+    p.add_argument(
+        "--no-engine", dest="engine", action="store_false", help="serve without the engine"
+    )
+    p.add_argument(
+        "--no-replicas",
+        dest="replicas",
+        action="store_false",
+        help="skip the two-replica race (PostgreSQL)",
+    )
     args = p.parse_args(argv)
     stores = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
     results = []
@@ -424,31 +558,52 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nwarroom alert ingestion, {os.cpu_count()} cores, load average {loadavg()}")
     print(
-        f"PagerDuty Events v2 /v2/enqueue, {args.workers} server process(es), "
-        f"{args.connections} connections, {args.keys} dedup keys, "
+        f"warroom serve --demo{'' if args.engine else ' --no-engine'}, {args.workers} server "
+        f"process(es), PagerDuty Events v2 /v2/enqueue, {args.connections} connections, "
         "202 only after commit\n"
     )
-    print(f"{'':26}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/ev':>11}")
+    print(f"{'':40}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/ev':>11}")
     for r in results:
-        assert r.max_rate
-        cells = r.max_rate.row()
-        print(
-            f"{'warroom ' + r.store:26}{cells[0]:>10}{cells[1]:>9}{cells[2]:>9}{cells[3]:>8}"
-            f"{r.cpu_us_per_event:>11.0f}"
-        )
+        for label, res, cpu in (
+            ("critical, new keys (one incident)", r.critical_new, r.cpu_critical_new),
+            ("critical, repeats", r.critical_repeats, r.cpu_critical_repeats),
+            ("warning (no incident)", r.max_rate, r.cpu_us_per_event),
+        ):
+            assert res
+            cells = res.row()
+            print(
+                f"{r.store + ': ' + label:40}{cells[0]:>10}{cells[1]:>9}{cells[2]:>9}"
+                f"{cells[3]:>8}{cpu:>11.0f}"
+            )
+        print(f"  {r.store}: critical alerts went into {r.critical_incidents} incident(s)")
     if am:
         cells = am.row()
-        print(f"{'alertmanager (memory)':26}{cells[0]:>10}{cells[1]:>9}{cells[2]:>9}{cells[3]:>8}")
+        print(
+            f"{'alertmanager (memory), same run':40}{cells[0]:>10}{cells[1]:>9}{cells[2]:>9}{cells[3]:>8}"
+        )
         for r in results:
-            assert r.max_rate
-            print(f"  warroom {r.store} / alertmanager = {r.max_rate.rps / am.rps:.2f}")
-    print(f"\npaced at {args.rate} events/s for {args.fixed_seconds}s:")
+            assert r.critical_new and r.critical_repeats and r.max_rate
+            print(
+                f"  {r.store} / alertmanager: critical new {r.critical_new.rps / am.rps:.2f}, "
+                f"critical repeats {r.critical_repeats.rps / am.rps:.2f}, "
+                f"warning {r.max_rate.rps / am.rps:.2f}"
+            )
+    print(f"\ncritical new keys paced at {args.rate} events/s for {args.fixed_seconds}s:")
     for r in results:
         f = r.fixed
         print(
             f"  {r.store:10} {f['rate']:,.0f} events/s sent  p50 {f['p50']:.1f} ms  "
             f"p99 {f['p99']:.1f} ms  errors {f['errors']:.0f}"
         )
+    for r in results:
+        if r.replicas:
+            x = r.replicas
+            print(
+                f"\ntwo replicas on one {r.store} store, the same new keys on both at once: "
+                f"{x['events']:,.0f} events ({x['rate']:,.0f}/s), {x['errors']:.0f} not "
+                f"answered 202; {x['alerts']:,.0f} alerts kept for "
+                f"{x['occurrences']:,.0f} events counted"
+            )
     if args.crash:
         print("\nkill -9 during load, then restart on the same store:")
         for r in results:
@@ -465,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
                 "results": [
                     {
                         "store": r.store,
+                        "critical_new_per_s": r.critical_new.rps if r.critical_new else None,
+                        "critical_repeats_per_s": (
+                            r.critical_repeats.rps if r.critical_repeats else None
+                        ),
+                        "critical_incidents": r.critical_incidents,
                         "events_per_s": r.max_rate.rps if r.max_rate else None,
                         "server_cpu_us_per_event": round(r.cpu_us_per_event, 1),
                         "fixed": r.fixed,
