@@ -592,3 +592,17 @@ def test_paging_routes_are_in_openapi(client: Any) -> None:
     ]:
         assert method in paths.get(path, {}), path
     assert "/page/{token}" not in paths and "/pages" not in paths
+
+
+def test_a_contact_method_name_with_spaces_around_it_is_kept_trimmed(
+    alice: Api, org: Receiver
+) -> None:
+    body = {
+        "contact_methods": [{"name": " phone ", "kind": "webhook", "address": org.url + "/x"}],
+        "notification_rules": [{"method": "phone", "after_minutes": 0}],
+    }
+    r = put(alice, "alice", body)
+    assert r.status_code == 200, r.text
+    got = alice.get("/api/v1/users/alice/contact").json()
+    assert [m["name"] for m in got["contact_methods"]] == ["phone"]
+    assert got["notification_rules"] == [{"method": "phone", "after_minutes": 0}]

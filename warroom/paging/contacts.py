@@ -104,7 +104,8 @@ def set_contact(
     session.flush()
     rows: dict[str, ContactMethod] = {}
     for position, m in enumerate(methods):
-        row = existing.get(m["name"]) or ContactMethod(user_id=user.id, name=m["name"])
+        name = str(m["name"]).strip()  # as checked above
+        row = existing.get(name) or ContactMethod(user_id=user.id, name=name)
         row.kind = m["kind"]
         row.address = str(m["address"]).strip()
         row.secret = str(m.get("secret") or "")
