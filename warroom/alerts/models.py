@@ -68,6 +68,9 @@ class Alert(Base):
         Index("ix_alerts_dedup_seen", "integration_id", "dedup_key", "first_seen"),
         Index("ix_alerts_status_id", "status", "id"),
         Index("ix_alerts_incident", "incident_id"),
+        # Grouping: the newest alert of a service that joined an active incident lately,
+        # found from the newest end instead of reading every alert of every open incident.
+        Index("ix_alerts_service_seen", "service_id", "first_seen"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
