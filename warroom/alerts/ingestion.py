@@ -25,7 +25,7 @@ from warroom.alerts import events
 from warroom.alerts.matching import SEVERITY_FOR_SOURCE, is_flapping, matches
 from warroom.alerts.models import Alert, AlertRule, Integration, Silence
 from warroom.alerts.parsers import NormalizedEvent
-from warroom.core.clock import Clock
+from warroom.core.clock import Clock, ensure_utc
 from warroom.core.principal import Principal
 from warroom.incidents import rules as incident_rules
 from warroom.incidents import service as incidents
@@ -104,15 +104,17 @@ def ingest(
     batch (`_settle_new`); only acknowledgements and resolutions load full rows."""
     now = clock.now()
     keys = list(dict.fromkeys(e.dedup_key for e in events))
-    open_ids: dict[str, int] = {
-        key: alert_id
-        for alert_id, key in session.execute(
-            select(Alert.id, Alert.dedup_key).where(
-                Alert.integration_id == integration.id,
-                Alert.dedup_key.in_(keys),
-                Alert.status != "resolved",
-            )
+    # Every earlier alert of the batch's keys, in one query: which are open (dedup), when
+    # they fired (flapping) and which incident each joined (a re-fire rejoins it).
+    history = list(
+        session.execute(
+            select(
+                Alert.id, Alert.dedup_key, Alert.status, Alert.first_seen, Alert.incident_id
+            ).where(Alert.integration_id == integration.id, Alert.dedup_key.in_(keys))
         )
+    )
+    open_ids: dict[str, int] = {
+        row.dedup_key: row.id for row in history if row.status != "resolved"
     }
     loaded: dict[str, Alert] = {}
     bumps: dict[int, dict[str, Any]] = {}
@@ -164,7 +166,7 @@ def ingest(
             else:
                 if ctx is None:
                     ctx = _context(session, now)
-                    ctx.fires = _recent_fires(session, integration, ctx, keys, now)
+                    ctx.fires = _recent_fires(ctx, history, now)
                 created = _new_alert(session, clock, ctx, integration, ev, pending)
                 loaded[key] = created
                 results.append((key, created, "created"))
@@ -174,7 +176,7 @@ def ingest(
             results.append((key, None, "ignored"))
             continue
         # What happened before this acknowledgement or resolution is settled first.
-        _settle_new(session, clock, integration, pending)
+        _settle_new(session, clock, integration, pending, history)
         if ev.action == "acknowledge":
             if found.status == "triggered":
                 if found.id is None:
@@ -216,7 +218,7 @@ def ingest(
                 for i, b in bumps.items()
             ],
         )
-    _settle_new(session, clock, integration, pending)
+    _settle_new(session, clock, integration, pending, history)
     session.flush()
     # Repeats were not loaded; look their incidents up only when the caller answers with them.
     repeats = [r for _, r, _ in results if isinstance(r, int)] if incident_refs else []
@@ -248,20 +250,15 @@ def _incidents_of(session: Session, alert_ids: list[int]) -> dict[int, int | Non
     }
 
 
-def _recent_fires(
-    session: Session, integration: Integration, ctx: _Context, keys: list[str], now: datetime
-) -> dict[str, list[datetime]]:
-    """When each key fired lately, for the flapping check (one query per batch)."""
+def _recent_fires(ctx: _Context, history: list[Any], now: datetime) -> dict[str, list[datetime]]:
+    """When each key fired lately, for the flapping check (from the batch's history)."""
     window = max([r.flap_window_minutes for r in ctx.rules] + [DEFAULT_FLAP_WINDOW])
+    since = now - timedelta(minutes=window)
     fires: dict[str, list[datetime]] = {}
-    for key, seen in session.execute(
-        select(Alert.dedup_key, Alert.first_seen).where(
-            Alert.integration_id == integration.id,
-            Alert.dedup_key.in_(keys),
-            Alert.first_seen >= now - timedelta(minutes=window),
-        )
-    ):
-        fires.setdefault(key, []).append(seen)
+    for row in history:
+        seen = ensure_utc(row.first_seen)
+        if seen >= since:
+            fires.setdefault(row.dedup_key, []).append(seen)
     return fires
 
 
@@ -351,7 +348,11 @@ class _New:
 
 
 def _settle_new(
-    session: Session, clock: Clock, integration: Integration, pending: list[_New]
+    session: Session,
+    clock: Clock,
+    integration: Integration,
+    pending: list[_New],
+    history: list[Any],
 ) -> None:
     """The incident work of the batch's new alerts, in arrival order, with one flush for
     their rows: each joins the active incident its key was in, else the one an alert of
@@ -366,7 +367,7 @@ def _settle_new(
     now = clock.now()
     who = Principal(role="responder", user_id=None, name=f"integration:{integration.name}")
     wanted = [n for n in batch if not n.pages]
-    rejoin = _rejoin_incidents(session, integration, wanted)
+    rejoin = _rejoin_incidents(session, history, wanted)
     groups: dict[tuple[Any, ...], Incident] = {}
     joined: dict[int, tuple[Incident, list[Alert]]] = {}
     attached: set[int] = set()
@@ -454,31 +455,31 @@ def _opened(session: Session, clock: Clock, alert: Alert, *, pages: bool) -> Non
     )
 
 
-def _rejoin_incidents(
-    session: Session, integration: Integration, new: list[_New]
-) -> dict[str, Incident]:
-    """Per dedup key, the still-active incident that an earlier alert of the key joined,
-    however long ago (one query for the batch): a re-fire belongs where its key was
-    being handled. An ended incident never takes it (resolving an incident resolves its
-    alerts, and this skips it anyway)."""
-    if not new:
-        return {}
+def _rejoin_incidents(session: Session, history: list[Any], new: list[_New]) -> dict[str, Incident]:
+    """Per dedup key, the still-active incident that the latest earlier alert of the key
+    joined, however long ago (from the batch's history; one query for the incidents, none
+    when no key had one): a re-fire belongs where its key was being handled. An ended
+    incident never takes it (resolving an incident resolves its alerts, and this skips it
+    anyway)."""
     keys = {n.alert.dedup_key for n in new}
-    ids = [n.alert.id for n in new]
-    found: dict[str, Incident] = {}
-    for key, inc in session.execute(
-        select(Alert.dedup_key, Incident)
-        .join(Incident, Incident.id == Alert.incident_id)
-        .where(
-            Alert.integration_id == integration.id,
-            Alert.dedup_key.in_(keys),
-            Alert.id.not_in(ids),
-            Incident.status.in_(incident_rules.ACTIVE_STATUSES),
+    latest: dict[str, tuple[int, int]] = {}
+    for row in history:
+        if row.dedup_key not in keys or row.incident_id is None:
+            continue
+        if row.dedup_key not in latest or row.id > latest[row.dedup_key][0]:
+            latest[row.dedup_key] = (row.id, row.incident_id)
+    if not latest:
+        return {}
+    active = {
+        inc.id: inc
+        for inc in session.scalars(
+            select(Incident).where(
+                Incident.id.in_({inc_id for _, inc_id in latest.values()}),
+                Incident.status.in_(incident_rules.ACTIVE_STATUSES),
+            )
         )
-        .order_by(Alert.id)
-    ):
-        found[key] = inc  # the latest alert of the key wins
-    return found
+    }
+    return {key: active[inc_id] for key, (_, inc_id) in latest.items() if inc_id in active}
 
 
 def _group_incident(
