@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.receivers import WebhookReceiver
 from warroom.app import create_app
 from warroom.auth.service import create_token
 from warroom.core.clock import ManualClock
@@ -199,12 +200,13 @@ class LiveServer:
     thread: threading.Thread
 
 
-@pytest.fixture
-def live_server(app: Any) -> Iterator[LiveServer]:
-    """The app served over real HTTP on 127.0.0.1 (for the CLI and the browser)."""
-    app.state.sse_poll_seconds = 0.2
+def serve(app: Any, lifespan: str = "off") -> LiveServer:
+    """Serves `app` over real HTTP on 127.0.0.1 in a thread; returns once it listens.
+    Stop it with `stop(server)`."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -213,9 +215,30 @@ def live_server(app: Any) -> Iterator[LiveServer]:
             break
         thread.join(timeout=0.01)  # waiting for the listener to open
     assert server.started, "the test server did not start"
-    yield LiveServer(f"http://127.0.0.1:{port}", server, thread)
-    server.should_exit = True
-    thread.join(timeout=10)
+    return LiveServer(f"http://127.0.0.1:{port}", server, thread)
+
+
+def stop(live: LiveServer) -> None:
+    live.server.should_exit = True
+    live.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[LiveServer]:
+    """The app served over real HTTP on 127.0.0.1 (for the CLI and the browser)."""
+    app.state.sse_poll_seconds = 0.2
+    live = serve(app)
+    yield live
+    stop(live)
+
+
+@pytest.fixture
+def hooks() -> Iterator[dict[str, WebhookReceiver]]:
+    """Local webhook receivers for pages: alice, alice2, bob and a team channel."""
+    r = {name: WebhookReceiver().start() for name in ("alice", "alice2", "bob", "channel")}
+    yield r
+    for x in r.values():
+        x.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -8,7 +8,6 @@ webhook receivers. Alerts arrive over HTTP through the intake, as monitoring sen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,14 +20,6 @@ from warroom.config import service as config
 from warroom.core.clock import ManualClock
 from warroom.db.session import Database
 from warroom.engine.worker import Worker
-
-
-@pytest.fixture
-def hooks() -> Iterator[dict[str, WebhookReceiver]]:
-    r = {name: WebhookReceiver().start() for name in ("alice", "alice2", "bob", "channel")}
-    yield r
-    for x in r.values():
-        x.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ dedup key ends up as one open alert that counts every event."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,10 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
-from tests.conftest import Api, LiveServer, free_port
+from tests.conftest import Api, LiveServer, serve, stop
 from warroom.alerts.models import Alert
 from warroom.app import create_app
 from warroom.core.clock import ManualClock
@@ -25,29 +23,13 @@ KEYS = 120
 SENDS_PER_REPLICA = 2
 
 
-def _serve(app: Any) -> LiveServer:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if server.started or not thread.is_alive():
-            break
-        thread.join(timeout=0.01)
-    assert server.started, "a replica did not start"
-    return LiveServer(f"http://127.0.0.1:{port}", server, thread)
-
-
 @pytest.fixture
 def replicas(db: Database, store_url: str, clock: ManualClock) -> Iterator[list[LiveServer]]:
     other = Database(store_url)
-    servers = [_serve(create_app(db, clock)), _serve(create_app(other, clock))]
+    servers = [serve(create_app(db, clock), "on"), serve(create_app(other, clock), "on")]
     yield servers
     for s in servers:
-        s.server.should_exit = True
-    for s in servers:
-        s.thread.join(timeout=10)
+        stop(s)
     other.dispose()
 
 

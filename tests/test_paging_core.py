@@ -3,7 +3,6 @@ ManualClock and the engine run by hand. Nothing sleeps."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,14 +22,6 @@ from warroom.paging import links, rules
 from warroom.paging.models import Escalation, Notification
 
 SECRET = "alice-webhook-secret-0123456789"
-
-
-@pytest.fixture
-def hooks() -> Iterator[dict[str, WebhookReceiver]]:
-    r = {name: WebhookReceiver().start() for name in ("alice", "alice2", "bob", "channel")}
-    yield r
-    for x in r.values():
-        x.stop()
 
 
 def paging_config(hooks: dict[str, WebhookReceiver], **policy: Any) -> dict[str, Any]:

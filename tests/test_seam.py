@@ -5,7 +5,6 @@ its pages and its reminders."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -43,14 +42,6 @@ def remember(session: Session, clock: Clock, event: Probed) -> None:
 
 
 seam.later(Probed, "test_probe", remember)
-
-
-@pytest.fixture
-def hooks() -> Iterator[dict[str, WebhookReceiver]]:
-    r = {name: WebhookReceiver().start() for name in ("alice", "alice2", "bob", "channel")}
-    yield r
-    for x in r.values():
-        x.stop()
 
 
 def _jobs(db: Database) -> list[tuple[str, str]]:
