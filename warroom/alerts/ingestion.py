@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, func, select, update
+from sqlalchemy import JSON, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from warroom import seam
@@ -37,6 +37,7 @@ from warroom.org.models import Service
 _JSON_OR_NULL = JSON(none_as_null=True)
 DEFAULT_FLAP_COUNT = 3
 DEFAULT_FLAP_WINDOW = 30  # minutes
+MAX_FLAP_WINDOW = timedelta(days=7)  # the longest a routing rule may set (config schema)
 
 
 @dataclass
@@ -110,7 +111,21 @@ def ingest(
         session.execute(
             select(
                 Alert.id, Alert.dedup_key, Alert.status, Alert.first_seen, Alert.incident_id
-            ).where(Alert.integration_id == integration.id, Alert.dedup_key.in_(keys))
+            ).where(
+                Alert.integration_id == integration.id,
+                Alert.dedup_key.in_(keys),
+                # Only what the three uses need, so a key that fired for months does not
+                # bring its whole history into every batch.
+                or_(
+                    Alert.status != "resolved",
+                    Alert.first_seen >= now - MAX_FLAP_WINDOW,
+                    Alert.incident_id.in_(
+                        select(Incident.id).where(
+                            Incident.status.in_(incident_rules.ACTIVE_STATUSES)
+                        )
+                    ),
+                ),
+            )
         )
     )
     open_ids: dict[str, int] = {
