@@ -4,6 +4,7 @@ dedup key ends up as one open alert that counts every event."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -65,14 +66,25 @@ def test_two_replicas_take_the_same_new_alerts_at_once(
         for replica in replicas
     ]
     statuses: Counter[int] = Counter()
-    with httpx.Client(timeout=30) as http:
+    # One client per sender, as 16 separate monitoring hosts would be: a client's pool
+    # shared by threads can hand a socket to one thread as another closes it.
+    local = threading.local()
+    clients: list[httpx.Client] = []
 
-        def send(item: tuple[str, int]) -> int:
-            url, n = item
-            return http.post(f"{url}/v2/enqueue", json=body(n)).status_code
+    def send(item: tuple[str, int]) -> int:
+        url, n = item
+        http = getattr(local, "http", None)
+        if http is None:
+            http = local.http = httpx.Client(timeout=30)
+            clients.append(http)
+        return http.post(f"{url}/v2/enqueue", json=body(n)).status_code
 
+    try:
         with ThreadPoolExecutor(max_workers=16) as pool:
             statuses.update(pool.map(send, sends))
+    finally:
+        for c in clients:
+            c.close()
     assert statuses == {202: len(sends)}
     with db.read() as s:
         rows = list(s.execute(select(Alert.dedup_key, Alert.status, Alert.occurrences)))
