@@ -35,6 +35,7 @@ from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
 from warroom.web.alert_pages import router as alert_pages_router
 from warroom.web.comms_pages import router as comms_pages_router
+from warroom.web.headers import SecurityHeaders
 from warroom.web.oncall_pages import router as oncall_pages_router
 from warroom.web.paging_pages import router as paging_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
@@ -141,6 +142,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(statuspage_public_router)
     app.include_router(status_admin_router)
     app.add_middleware(StatusPageMiddleware)
+    app.add_middleware(SecurityHeaders)  # outermost: also on cached status pages
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:

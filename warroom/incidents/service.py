@@ -19,6 +19,7 @@ from warroom import seam
 from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import Conflict, NotFound, ValidationFailed, require_choice
 from warroom.core.principal import Principal, require_responder
+from warroom.core.urls import require_web_url
 from warroom.incidents import events, rules
 from warroom.incidents.models import (
     Incident,
@@ -36,6 +37,17 @@ MAX_TITLE = 200
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def lock(session: Session, inc: Incident) -> None:
+    """Takes the incident's row lock for the rest of the caller's transaction and reloads
+    the incident, so concurrent writers to one incident run one after the other and each
+    sees what the previous one committed (PostgreSQL; a SQLite write transaction already
+    holds the whole store). Every write below starts with it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(select(Incident.id).where(Incident.id == inc.id).with_for_update())
+    session.refresh(inc)
 
 
 def _add_participant(session: Session, incident_id: int, user_id: int | None) -> None:
@@ -83,7 +95,8 @@ def declare(
 ) -> Incident:
     """Declares an incident (status investigating), returns it and publishes IncidentDeclared.
     Needs the responder role (Forbidden, 403). Raises ValidationFailed (422) for an empty or over
-    200-character title (`title`), an unknown severity (`severity`) or services (`services`), a
+    200-character title (`title`), a bridge URL that is not http(s) (`bridge_url`), an unknown
+    severity (`severity`) or services (`services`), a
     detection source outside DETECTION_SOURCES (`detection_source`), a start or detection time more
     than a minute ahead or a start after detection (`started_at`/`detected_at`); NotFound (404,
     field `user`) for an unknown `commander` and ValidationFailed (`user`) for a deactivated one.
@@ -92,6 +105,7 @@ def declare(
     caller's transaction."""
     require_responder(principal)
     title = _clean_text(title, "title", MAX_TITLE)
+    bridge_url = require_web_url(_clean_text(bridge_url, "bridge_url", 500, False), "bridge_url")
     sev = severity_by_name(session, severity)
     svcs = services_by_names(session, services or [])
     require_choice(detection_source, rules.DETECTION_SOURCES, "detection_source")
@@ -116,7 +130,7 @@ def declare(
         private=private,
         drill=drill,
         channel="",
-        bridge_url=bridge_url.strip(),
+        bridge_url=bridge_url,
         created_by_id=principal.user_id,
         started_at=started,
         detected_at=detected,
@@ -182,6 +196,7 @@ def log_event(
     (`kind`), empty or over 10,000-character text (`text`), an unknown role (`role`) or a
     `corrects` id that is not in this incident (`corrects`). Allowed on closed incidents too.
     Changes no incident state and publishes nothing; runs in the caller's transaction."""
+    lock(session, inc)
     require_responder(principal)
     require_choice(kind, rules.USER_EVENT_KINDS, "kind")
     text = _clean_text(text, "text", 10_000)
@@ -211,6 +226,7 @@ def acknowledge(session: Session, clock: Clock, principal: Principal, inc: Incid
     acknowledged milestone is set (publishing IncidentMilestoneChanged) only the first time;
     IncidentAcknowledged is published on every call, also for a resolved incident. Runs in the
     caller's transaction."""
+    lock(session, inc)
     require_responder(principal)
     rules.require_open(inc.id, inc.status, "acknowledging")
     if inc.acknowledged_at is None:
@@ -249,6 +265,7 @@ def assign_role(
     (without IncidentAcknowledged, so pages keep running) and the first commander sets ic_assigned,
     each publishing IncidentMilestoneChanged; a warning line is added when active responders
     exceed the span of control. The user becomes a participant; runs in the caller's transaction."""
+    lock(session, inc)
     require_responder(principal)
     require_choice(role, rules.ROLES, "role")
     rules.require_open(inc.id, inc.status, "assigning roles")
@@ -353,10 +370,12 @@ def unassign_role(
 ) -> None:
     """Releases the role's holders (or only `user_name`), publishing IncidentRoleChanged for each.
     Needs the responder role (Forbidden, 403). Raises ValidationFailed (422, field `role`) for an
-    unknown role and NotFound (404, field `role`) when nobody matching holds it. Allowed on closed
-    incidents (unlike assign_role). Runs in the caller's transaction."""
+    unknown role, Conflict (409) for a closed incident (its roles are its record) and NotFound
+    (404, field `role`) when nobody matching holds it. Runs in the caller's transaction."""
+    lock(session, inc)
     require_responder(principal)
     require_choice(role, rules.ROLES, "role")
+    rules.require_open(inc.id, inc.status, "releasing roles")
     now = clock.now()
     ended = []
     for ra, name in active_roles(session, inc.id):
@@ -401,6 +420,7 @@ def change_status(
     publishes IncidentClosed; leaving resolved clears resolved_at and closed_at and publishes
     IncidentReopened. Each milestone set publishes IncidentMilestoneChanged. Runs in the caller's
     transaction."""
+    lock(session, inc)
     require_responder(principal)
     require_choice(status, rules.STATUSES, "status")
     if status == inc.status:
@@ -465,6 +485,7 @@ def resolve(
     resolution. Same role check, errors and events as change_status, plus ValidationFailed
     (422, field `summary`) over 10,000 characters; on an incident resolved already, only the
     summary changes."""
+    lock(session, inc)
     require_responder(principal)
     rules.require_open(inc.id, inc.status, "resolving")
     if summary.strip():
@@ -486,6 +507,7 @@ def change_severity(
     ValidationFailed (422) for an unknown severity (field `severity`) or a downgrade without a
     reason (field `reason`). Resolved incidents may change severity too. Runs in the caller's
     transaction."""
+    lock(session, inc)
     require_responder(principal)
     rules.require_open(inc.id, inc.status, "changing severity")
     new = severity_by_name(session, severity)
@@ -588,6 +610,7 @@ def edit_milestone(
     milestone (field `milestone`), and (field `at`) for clearing `declared`, a time more than a
     minute ahead or an order the milestones cannot have. Records a timeline line and publishes
     IncidentMilestoneChanged; allowed on closed incidents. Runs in the caller's transaction."""
+    lock(session, inc)
     require_responder(principal)
     require_choice(name, rules.MILESTONES, "milestone")
     if name == "declared" and at is None:
@@ -617,9 +640,11 @@ def update_fields(
     Editable: title, impact_summary, bridge_url, customer_facing, private and services (replaced);
     other keys are ignored. Needs the responder role (Forbidden, 403). Raises Conflict (409) for a
     closed incident and ValidationFailed (422) for an empty or over-long title (`title`), an
-    over-long impact summary or bridge URL (`impact_summary`, `bridge_url`) or unknown services
+    over-long impact summary or an over-long or non-http(s) bridge URL (`impact_summary`,
+    `bridge_url`) or unknown services
     (`services`). Publishes no event: new services are not paged, removed ones keep paging. Runs
     in the caller's transaction."""
+    lock(session, inc)
     require_responder(principal)
     rules.require_open(inc.id, inc.status, "editing")
     texts = []
@@ -630,7 +655,9 @@ def update_fields(
         inc.impact_summary = _clean_text(changes["impact_summary"], "impact_summary", 10_000, False)
         texts.append("impact summary")
     if "bridge_url" in changes:
-        inc.bridge_url = _clean_text(changes["bridge_url"], "bridge_url", 500, False)
+        inc.bridge_url = require_web_url(
+            _clean_text(changes["bridge_url"], "bridge_url", 500, False), "bridge_url"
+        )
         texts.append("bridge URL")
     if "customer_facing" in changes:
         inc.customer_facing = bool(changes["customer_facing"])
@@ -680,6 +707,7 @@ def add_participant(
     Needs the responder role (Forbidden, 403); raises NotFound (404, field `user`) for an unknown
     user. Records no timeline line and publishes nothing; allowed on closed incidents and for
     deactivated users. Runs in the caller's transaction."""
+    lock(session, inc)
     require_responder(principal)
     user = user_by_name(session, user_name)
     _add_participant(session, inc.id, user.id)

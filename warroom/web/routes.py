@@ -23,6 +23,7 @@ from warroom.core.clock import ensure_utc, parse_utc
 from warroom.core.errors import DomainError
 from warroom.core.principal import Principal
 from warroom.core.security import constant_equals
+from warroom.core.urls import web_url
 from warroom.http import clock, db
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules
@@ -35,6 +36,8 @@ from warroom.paging import queries as paging_queries
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Links from people and monitoring are clickable only when they are web URLs.
+templates.env.filters["web_url"] = web_url
 SESSION_COOKIE = "wr_session"
 PRE_CSRF_COOKIE = "wr_login_csrf"
 router = APIRouter(include_in_schema=False)
