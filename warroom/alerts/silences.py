@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.integrations import service_id
+from warroom.alerts.matching import check_pattern
 from warroom.alerts.models import Silence
 from warroom.core.clock import Clock, iso
 from warroom.core.errors import NotFound, ValidationFailed
@@ -31,14 +32,21 @@ def add_silence(
     """Creates a silence (label matchers) or a maintenance window (services) and returns it.
     Needs the responder role (Forbidden, 403). Raises ValidationFailed (422) for a kind other than
     silence or maintenance (`kind`), a silence without matchers (`matchers`), a maintenance window
-    without services (`services`), an unknown service (`service`), an empty comment (`comment`) or
-    an end not after the start (`ends_at`). Starts now unless `starts_at` is given; suppresses only
+    without services (`services`), a regex matcher RE2 cannot compile (`matchers.N`: backreferences,
+    lookaround), an unknown service (`service`), an empty comment (`comment`) or an end not after
+    the start (`ends_at`). Starts now unless `starts_at` is given; suppresses only
     alerts that arrive while it is active. Runs in the caller's transaction; publishes nothing."""
     require_responder(who)
     if kind not in ("silence", "maintenance"):
         raise ValidationFailed("kind must be silence or maintenance", field="kind")
     if kind == "silence" and not matchers:
         raise ValidationFailed("a silence needs at least one matcher", field="matchers")
+    for i, m in enumerate(matchers):
+        if m.get("op") in ("=~", "!~"):
+            try:
+                check_pattern(str(m.get("value", "")))
+            except ValueError as exc:
+                raise ValidationFailed(str(exc), field=f"matchers.{i}") from exc
     if kind == "maintenance" and not services:
         raise ValidationFailed("a maintenance window needs at least one service", field="services")
     for s in services:
