@@ -4,6 +4,12 @@ It is the storm path, so the app answers these paths before the web framework se
 the request (`warroom.app.WarroomApp`): it reads the body and answers from the parsers
 and the group-committing ingestor. Per request this skips routing, dependency
 injection and the framework's middleware, which cost more than the work itself.
+
+So the checks the middleware makes for the rest of the app happen here and in the
+parsers: a body over MAX_BODY is a 413 before it is read; a body with a NUL character or
+nested deeper than `warroom.core.text.MAX_DEPTH` levels is a 400 naming the field
+(`warroom.alerts.parsers.refuse_bad_text`); a signature header that is not ASCII is a wrong
+signature (401). No bad input is a 500.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from warroom.alerts.parsers import (
     parse_webhook,
 )
 from warroom.alerts.writer import Ingestor, IntegrationRef
+from warroom.core import text
 
 MAX_BODY = settings.max_alert_body()  # read once, at import
 WEBHOOK_KINDS = ("alertmanager", "grafana", "webhook")
@@ -55,7 +62,18 @@ def _decode(raw: bytes) -> tuple[Any, Reply | None]:
     try:
         return orjson.loads(raw), None
     except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            return None, _pd_error([f"'body' {text.DEPTH_MESSAGE}"])
         return None, _pd_error([f"request body is not valid JSON: {exc}"], 400, "Invalid JSON")
+
+
+def _signed(secret: str | None, raw: bytes, signature: str | None) -> bool:
+    """Whether the signature header passes the integration's check. A header that is not
+    ASCII cannot be `sha256=<hex>`: it is wrong (401) where signatures are checked and
+    ignored, like any header, where they are not."""
+    if signature is not None and not signature.isascii():
+        return not secret
+    return integrations.verify_signature(secret, raw, signature)
 
 
 def _limited(ing: Ingestor, ref: IntegrationRef, cost: int = 1) -> Reply | None:
@@ -91,7 +109,7 @@ async def pd_event(ing: Ingestor, raw: bytes, signature: str | None) -> Reply | 
         ref = await anyio.to_thread.run_sync(ing.lookup, key)
     if ref is None or ref.kind != "pagerduty":
         return _pd_error(["'routing_key' does not match a pagerduty integration"])
-    if ref.hmac_secret and not integrations.verify_signature(ref.hmac_secret, raw, signature):
+    if ref.hmac_secret and not _signed(ref.hmac_secret, raw, signature):
         return _pd_error([BAD_SIGNATURE], 401, "Signature check failed")
     if ref.rate_per_minute:
         limited = _limited(ing, ref)
@@ -117,7 +135,7 @@ async def pd_change(ing: Ingestor, raw: bytes, signature: str | None) -> Reply:
     ref = await _lookup(ing, key)
     if ref is None:
         return _pd_error(["'routing_key' does not match an integration"])
-    if not integrations.verify_signature(ref.hmac_secret, raw, signature):
+    if not _signed(ref.hmac_secret, raw, signature):
         return _pd_error([BAD_SIGNATURE], 401, "Signature check failed")
     limited = _limited(ing, ref)
     if limited:
@@ -139,7 +157,7 @@ async def webhook(ing: Ingestor, kind: str, key: str, raw: bytes, signature: str
     ref = await _lookup(ing, key)
     if ref is None or ref.kind != kind:
         return 404, {"error": f"unknown {kind} integration key", "field": "key"}, {}
-    if not integrations.verify_signature(ref.hmac_secret, raw, signature):
+    if not _signed(ref.hmac_secret, raw, signature):
         return 401, {"error": BAD_SIGNATURE, "field": "signature"}, {}
     body, err = _decode(raw)
     if err:

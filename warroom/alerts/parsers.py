@@ -2,6 +2,11 @@
 
 Each returns normalised events or raises `InvalidEvent` with a list of messages
 naming the offending fields. No parser touches the store.
+
+Every parser first refuses, naming the field, a body with a NUL character (U+0000) in any
+string or key (PostgreSQL stores none) or nested deeper than `warroom.core.text.MAX_DEPTH`
+levels (the store's JSON encoder recurses once per level): such a body never reaches the
+store, so it is a 400, never a 500.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from warroom.core.text import field_name, problem
 
 PD_ACTIONS = ("trigger", "acknowledge", "resolve")
 PD_SEVERITIES = ("critical", "error", "warning", "info")
@@ -88,6 +95,15 @@ def _links(value: Any) -> list[dict[str, str]]:
     return out
 
 
+def refuse_bad_text(body: Any) -> None:
+    """Raises InvalidEvent naming the field for a NUL character in a string or key of the
+    decoded body, or for nesting deeper than `warroom.core.text.MAX_DEPTH` levels."""
+    found = problem(body)
+    if found is not None:
+        path, message = found
+        raise InvalidEvent([f"'{field_name(path)}' {message}"])
+
+
 def key_error(routing_key: Any, name: str = "routing_key") -> str | None:
     if not isinstance(routing_key, str) or not routing_key.strip():
         return f"'{name}' is missing or blank"
@@ -101,6 +117,7 @@ def key_error(routing_key: Any, name: str = "routing_key") -> str | None:
 
 def parse_pagerduty(body: Any) -> tuple[str, NormalizedEvent]:
     """Returns (routing_key, event), following the Events API v2 validation rules."""
+    refuse_bad_text(body)
     if not isinstance(body, dict):
         raise InvalidEvent(["Event object is not a JSON object"])
     errors: list[str] = []
@@ -175,6 +192,7 @@ def parse_pagerduty(body: Any) -> tuple[str, NormalizedEvent]:
 
 
 def parse_pagerduty_change(body: Any) -> tuple[str, ChangePayload]:
+    refuse_bad_text(body)
     if not isinstance(body, dict):
         raise InvalidEvent(["Event object is not a JSON object"])
     errors: list[str] = []
@@ -240,6 +258,7 @@ class GroupedPayload:
 
 
 def parse_alertmanager(body: Any, *, grafana: bool = False) -> GroupedPayload:
+    refuse_bad_text(body)
     if not isinstance(body, dict):
         raise InvalidEvent(["body must be a JSON object"])
     if grafana and "alerts" not in body and "ruleName" in body:
@@ -373,6 +392,7 @@ def dig(body: Any, path: str) -> Any:
 
 
 def parse_webhook(body: Any, mapping: dict[str, Any]) -> NormalizedEvent:
+    refuse_bad_text(body)
     if not isinstance(body, dict):
         raise InvalidEvent(["body must be a JSON object"])
     m = {**DEFAULT_MAPPING, **{k: v for k, v in mapping.items() if isinstance(v, str)}}
