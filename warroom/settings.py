@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 NOTIFY_SENDER = "warroom@localhost"  # From: of pages when WARROOM_SMTP_FROM is unset
 STATUS_SENDER = "status@localhost"  # From: of status page emails when it is unset
@@ -45,6 +46,22 @@ class Settings:
 def base_url() -> str:
     """WARROOM_BASE_URL without a trailing slash; "" when unset (links are then relative)."""
     return os.environ.get("WARROOM_BASE_URL", "").rstrip("/")
+
+
+def public_url(request_base: str = "") -> str:
+    """The base of every absolute link warroom makes (in pages, API answers, notifications,
+    emails, the status page and the single sign-on redirect), without a trailing slash:
+    WARROOM_PUBLIC_URL (`warroom serve --public-url`) when set, for a warroom behind a proxy;
+    else `request_base`, where the request being answered came in, when there is one; else
+    WARROOM_BASE_URL (the older name, which `serve` defaults to its own address); else "" (links
+    are then relative). Raises SettingsError when WARROOM_PUBLIC_URL is not an http(s) URL."""
+    public = os.environ.get("WARROOM_PUBLIC_URL", "").strip()
+    if public:
+        parts = urlsplit(public)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
+            raise SettingsError(f"WARROOM_PUBLIC_URL must be an http(s) URL, not {public!r}")
+        return public.rstrip("/")
+    return request_base.rstrip("/") or base_url()
 
 
 def default_base_url(url: str) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from warroom import settings
 from warroom.alerts import changes, integrations, service, silences
 from warroom.alerts.matching import parse_matcher
 from warroom.alerts.models import Integration
@@ -42,7 +43,7 @@ class IntegrationIn(BaseModel):
 
 
 def _endpoint_for(request: Request, kind: str, key: str) -> str:
-    base = str(request.base_url).rstrip("/")
+    base = settings.public_url(str(request.base_url))
     return f"{base}/v2/enqueue" if kind == "pagerduty" else f"{base}/integrations/{kind}/{key}"
 
 

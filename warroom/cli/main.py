@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,7 +17,8 @@ from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
 from warroom.cli.paging import contact, escalation, page
 from warroom.cli.status import status
-from warroom.settings import Settings, default_base_url
+from warroom.settings import Settings, SettingsError, default_base_url
+from warroom.settings import public_url as configured_public_url
 
 if TYPE_CHECKING:
     from warroom.config.loader import Loaded
@@ -64,6 +66,52 @@ def _logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _tls_files(cert: Path | None, key: Path | None) -> tuple[str, str] | None:
+    """The certificate and key files for HTTPS, checked before anything starts: both or
+    neither flag, each a readable file, and the two a matching pair."""
+    import ssl
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        given, missing = (
+            ("--tls-key", "--tls-cert") if cert is None else ("--tls-cert", "--tls-key")
+        )
+        raise click.UsageError(f"{given} needs {missing} too")
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            with path.open("rb") as f:
+                f.read(1)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot read {str(path)!r}: {exc.strerror or exc}", param_hint=f"'{flag}'"
+            ) from exc
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        raise click.BadParameter(
+            f"{str(cert)!r} and {str(key)!r} are not a PEM certificate and its private key "
+            f"({exc.reason or exc})",
+            param_hint="'--tls-cert' / '--tls-key'",
+        ) from exc
+    return str(cert), str(key)
+
+
+def _check_public_url(url: str | None) -> None:
+    """Puts --public-url into WARROOM_PUBLIC_URL (server processes inherit it) once it is
+    an http(s) URL; checks WARROOM_PUBLIC_URL itself when the flag is not given."""
+    import os
+
+    if url is not None:
+        os.environ["WARROOM_PUBLIC_URL"] = url
+    try:
+        configured_public_url()
+    except SettingsError as exc:
+        hint = "'--public-url'" if url is not None else None
+        raise click.BadParameter(str(exc), param_hint=hint) from exc
+
+
 def _demo_config() -> Loaded:
     from warroom.config.loader import ConfigFileError
     from warroom.demo import DemoMissing, example_config
@@ -90,8 +138,38 @@ def _demo_config() -> Loaded:
     type=click.IntRange(1, 64),
     help="server processes sharing the port (the engine runs once, in the parent)",
 )
-def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> None:
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="serve HTTPS with this PEM certificate (chain); needs --tls-key",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the PEM private key of --tls-cert",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    metavar="URL",
+    help="the address people and monitoring reach warroom at (behind a proxy): links in "
+    "pages, emails and the status page start with it [env: WARROOM_PUBLIC_URL]",
+)
+def serve(
+    host: str,
+    port: int,
+    no_engine: bool,
+    demo: bool,
+    workers: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    public_url: str | None,
+) -> None:
     """Migrate the store and serve the API, the web pages and (by default) the engine."""
+    import os
+
     import uvicorn
 
     from warroom.app import create_app
@@ -100,6 +178,13 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
     from warroom.engine.worker import start_engine
     from warroom.org.service import user_by_name
 
+    # Checked before anything starts: no store is opened with a broken flag.
+    tls = _tls_files(tls_cert, tls_key)
+    _check_public_url(public_url)
+    public = configured_public_url()
+    if tls or public.startswith("https://"):
+        # Cookies of an HTTPS site are Secure unless WARROOM_SECURE_COOKIES says otherwise.
+        os.environ.setdefault("WARROOM_SECURE_COOKIES", "1")
     _logging()
     settings = Settings.from_env()
     clock = SystemClock()
@@ -107,9 +192,10 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
     # run's credentials are made and printed.
     demo_config = _demo_config() if demo else None
     db, boot = _open_store(clock)
-    url = f"http://{host}:{port}"
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
     # Links inside notifications (acknowledge, resolve) point here unless set.
     default_base_url(url)
+    shown = public or url
     click.echo(f"warroom store: {db.engine.url.render_as_string(hide_password=True)}")
     if boot.created:
         with db.session() as s:
@@ -119,9 +205,9 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
         click.echo("")
         click.echo("First run: created the administrator. These credentials are shown once.")
         click.echo(
-            f"  web:  {url}/login   user: {boot.admin_name}   password: {boot.admin_password}"
+            f"  web:  {shown}/login   user: {boot.admin_name}   password: {boot.admin_password}"
         )
-        click.echo(f"  CLI:  export WARROOM_URL={url} WARROOM_TOKEN={token}")
+        click.echo(f"  CLI:  export WARROOM_URL={shown} WARROOM_TOKEN={token}")
         click.echo("")
     if demo_config is not None:
         from warroom.demo import load_demo
@@ -129,9 +215,11 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
         made = load_demo(db, clock, demo_config)
         click.echo(f"Demo organisation loaded ({made} sample incidents added).")
         click.echo("  demo logins: alice / bob / carol, password: warroom-demo")
-        click.echo(f"  public status page: {url}/status")
+        click.echo(f"  public status page: {shown}/status")
     engine_workers = [] if no_engine else start_engine(db, clock, poll_seconds=0.2)
     click.echo(f"Serving on {url}  (API docs: {url}/docs)")
+    if public and public != url:
+        click.echo(f"Public URL: {public}")
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -141,6 +229,8 @@ def serve(host: str, port: int, no_engine: bool, demo: bool, workers: int) -> No
         # no request formats one (about 1 us each).
         "access_log": False,
     }
+    if tls:
+        options["ssl_certfile"], options["ssl_keyfile"] = tls
     try:
         if workers > 1:
             # Each process builds its own app from the environment; nothing that

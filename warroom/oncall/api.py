@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from warroom import settings
 from warroom.core.clock import iso
 from warroom.core.errors import ValidationFailed
 from warroom.core.principal import Principal
@@ -121,7 +122,7 @@ def user_feed(
 
 def _feed_body(request: Request, token: str, name: str) -> dict[str, Any]:
     path = f"/oncall/feeds/{token}.ics"
-    base = str(request.base_url).rstrip("/")
+    base = settings.public_url(str(request.base_url))
     return {"for": name, "url": base + path, "path": path, "token": token}
 
 

@@ -53,7 +53,8 @@ def verify(key: bytes, value: str) -> tuple[int, str] | None:
 
 
 def base_url() -> str:
-    return settings.base_url()
+    """The public URL (settings.public_url) that links in notifications start with."""
+    return settings.public_url()
 
 
 def url(key: bytes, notification_id: int, action: str) -> str:

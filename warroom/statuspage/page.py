@@ -8,8 +8,8 @@ Invariants:
   transaction and calls `bump`: the page's `version` goes up, which is how every process
   (replica) learns that its rendered page is stale, and the session is flagged so that
   this process drops its cached page when the transaction commits.
-- An empty name or URL means the default: WARROOM_STATUS_PAGE_NAME, and WARROOM_BASE_URL
-  followed by /status.
+- An empty name or URL means the default: WARROOM_STATUS_PAGE_NAME, and the public URL
+  (WARROOM_PUBLIC_URL, else WARROOM_BASE_URL) followed by /status.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ HISTORY_LIMIT = 50  # incidents.json and scheduled-maintenances.json list the ne
 
 
 def default_page_url() -> str:
-    """The page's URL when none is set: WARROOM_BASE_URL followed by /status, or a relative
-    /status when no base URL is set; reads only the environment."""
-    base = settings.base_url()
+    """The page's URL when none is set: the public URL (settings.public_url) followed by
+    /status, or a relative /status when there is none; reads only the environment."""
+    base = settings.public_url()
     return f"{base}/status" if base else "/status"
 
 
