@@ -106,3 +106,26 @@ def logout(session: Session, secret: str) -> None:
     web = session.scalar(select(WebSession).where(WebSession.session_hash == hash_token(secret)))
     if web is not None:
         session.delete(web)
+
+
+def start_session(session: Session, clock: Clock, user: User) -> tuple[str, str]:
+    """Opens a web session for `user`, as `login` does once the password is right, and returns
+    (session secret for the cookie, CSRF token). For sign-ins that proved who the user is
+    elsewhere (single sign-on: the caller verified the provider's ID token). Raises Unauthorized
+    (401) for a deactivated user. Checks no credentials and no role; runs in the caller's
+    transaction."""
+    if not user.active:
+        raise Unauthorized("the user is deactivated")
+    secret = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(
+        WebSession(
+            session_hash=hash_token(secret),
+            csrf_token=csrf,
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    return secret, csrf

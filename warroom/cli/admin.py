@@ -138,9 +138,8 @@ def apply(path: Path, dry_run: bool, as_json: bool) -> None:
     for ch in changes:
         sign = {"create": "+", "update": "~", "delete": "-"}[ch["action"]]
         extra = f" ({', '.join(ch['fields'])})" if ch["fields"] else ""
-        click.echo(
-            f"  {sign} {ch['action']} {ch['kind'][:-1] if ch['kind'] != 'severities' else 'severity'} {ch['name']}{extra}"
-        )
+        what = {"severities": "severity", "sso": "single sign-on"}.get(ch["kind"], ch["kind"][:-1])
+        click.echo(f"  {sign} {ch['action']} {what} {ch['name']}{extra}")
     for ch in changes:
         if ch.get("key"):
             click.echo(f"  key for integration {ch['name']} (shown once): {ch['key']}")

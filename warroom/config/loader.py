@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from warroom.config.schema import KINDS
+from warroom.config.schema import KINDS, SINGLE
 
 Path_ = tuple[str | int, ...]
 
@@ -52,6 +52,8 @@ def _to_python(node: yaml.Node, file: str, path: Path_, where: dict[Path_, tuple
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(n, file, (*path, i), where) for i, n in enumerate(node.value)]
+    if node.tag == "tag:yaml.org,2002:null":  # also `key:` with nothing (not serializable)
+        return None
     return yaml.safe_load(yaml.serialize(node))
 
 
@@ -64,7 +66,8 @@ def config_files(target: Path) -> list[Path]:
 
 
 def load(target: Path | str) -> Loaded:
-    """Loads a file or a folder of YAML files into one document (lists are concatenated)."""
+    """Loads a file or a folder of YAML files into one document (lists are concatenated; a
+    mapping section such as `sso:` may be given in one file only)."""
     result = Loaded()
     files = config_files(Path(target))
     if not files:
@@ -92,9 +95,22 @@ def load(target: Path | str) -> Loaded:
             )
         for key, value in data.items():
             line = local[(key,)][1]
+            if key in SINGLE:
+                if value is not None and not isinstance(value, dict):
+                    raise ConfigFileError(name, line, f"{key} must be a mapping (or null)")
+                if key in result.data:
+                    first = result.where[(key,)]
+                    raise ConfigFileError(
+                        name, line, f"{key} is given twice (first at {first[0]}:{first[1]})"
+                    )
+                result.data[key] = value
+                result.where.update((p, loc) for p, loc in local.items() if p[:1] == (key,))
+                continue
             if key not in KINDS:
                 raise ConfigFileError(
-                    name, line, f"unknown section {key!r}; expected one of {', '.join(KINDS)}"
+                    name,
+                    line,
+                    f"unknown section {key!r}; expected one of {', '.join(KINDS + SINGLE)}",
                 )
             if not isinstance(value, list):
                 raise ConfigFileError(name, line, f"{key} must be a list")

@@ -1,11 +1,11 @@
-"""The config-as-code document: severities, teams, users, services."""
+"""The config-as-code document: severities, teams, users, services, ... and single sign-on."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Doc(BaseModel):
@@ -196,6 +196,42 @@ class EscalationPolicyDoc(Doc):
     levels: list[EscalationLevelDoc] = Field(min_length=1, max_length=20)
 
 
+RoleName = Literal["viewer", "responder", "admin"]
+
+
+class SsoRolesDoc(Doc):
+    claim: str = Field(default="groups", min_length=1, max_length=100)
+    map: dict[str, RoleName] = {}
+    default: RoleName = "viewer"
+    sync: bool = False  # at every sign-in the user's role becomes the mapped one
+
+
+class SsoDoc(Doc):
+    """Single sign-on with one OpenID Connect provider (docs/config-as-code.md)."""
+
+    name: str = Field(default="", max_length=100)  # "Sign in with <name>"
+    issuer: str = Field(min_length=1, max_length=190)
+    client_id: str = Field(min_length=1, max_length=190)
+    # The client secret never appears in config: the server reads this environment variable.
+    client_secret_env: str = Field(
+        default="", max_length=100, pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$"
+    )
+    scopes: list[str] = ["openid", "email", "profile"]
+    create_users: bool = True
+    require_verified_email: bool = True
+    roles: SsoRolesDoc = SsoRolesDoc()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "client_secret" in data:
+            raise ValueError(
+                "client_secret is not accepted in config: put the secret in an environment "
+                "variable of the server and name it in client_secret_env"
+            )
+        return data
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
@@ -207,6 +243,8 @@ class ConfigDoc(Doc):
     escalation_policies: list[EscalationPolicyDoc] | None = None
     status_components: list[StatusComponentDoc] | None = None
     templates: list[TemplateDoc] | None = None
+    # A mapping, not a list: absent leaves single sign-on as it is, null turns it off.
+    sso: SsoDoc | None = None
 
 
 KINDS = (
@@ -221,5 +259,7 @@ KINDS = (
     "status_components",
     "templates",
 )
+# Sections that are one mapping rather than a list of named entries.
+SINGLE = ("sso",)
 # Sections whose absent entries are kept (never deleted by an apply).
 KEEP_ABSENT = ("users", "integrations")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.matching import format_matcher, parse_matcher
 from warroom.alerts.models import AlertRule, Integration
 from warroom.comms import config as comms_config
+from warroom.config import sso as sso_config
 from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
@@ -171,6 +172,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
         else {s.name for s in org.severities(session)}
     )
     problems += [Problem(p, m) for p, m in comms_config.check(doc, severities, services)]
+    problems += [Problem(p, m) for p, m in sso_config.check(doc)]
     return problems
 
 
@@ -260,6 +262,7 @@ def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
         for name in live[kind]:
             if name not in wanted:
                 changes.append(Change("delete", kind, name))
+    changes += [Change(a, "sso", name, fields) for a, name, fields in sso_config.plan(session, doc)]
     problems += _delete_problems(session, doc, changes)
     if problems:
         raise ConfigInvalid(problems)
@@ -362,6 +365,7 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         statuspage_config.apply(session, clock, doc)
     if doc.templates is not None:
         comms_config.apply(session, doc)
+    sso_config.apply(session, doc)
     # Services go once integrations and rules no longer point at them.
     if doc.services is not None:
         keep_services = {s.name for s in doc.services}
@@ -507,12 +511,13 @@ def _apply_alert_rules(session: Session, doc: ConfigDoc) -> None:
 
 
 def export_data(session: Session) -> dict[str, Any]:
-    """Returns the live config as one document, every section filled, in the form `apply` accepts.
-    Includes the secrets of contact methods; integration keys and HMAC secrets are never in it.
+    """Returns the live config as one document, every section filled (`sso` only while single
+    sign-on is configured), in the form `apply` accepts. Includes the secrets of contact methods;
+    integration keys, HMAC secrets and the SSO client secret are never in it.
     Checks no role (the API requires admin); reads only."""
     svc_names = {sid: name for sid, name in session.execute(select(Service.id, Service.name))}
     policy_of = paging_config.service_policy_names(session)
-    return {
+    out: dict[str, Any] = {
         "severities": [
             {
                 "name": s.name,
@@ -572,6 +577,10 @@ def export_data(session: Session) -> dict[str, Any]:
         "status_components": statuspage_config.export(session),
         "templates": comms_config.export(session),
     }
+    sso = sso_config.export(session)
+    if sso is not None:  # only while single sign-on is configured
+        out["sso"] = sso
+    return out
 
 
 def export_yaml(session: Session) -> str:

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from warroom.alerts import changes as alert_changes
 from warroom.alerts import service as alerts
 from warroom.auth import service as auth
+from warroom.config import sso as sso_config
 from warroom.core.clock import ensure_utc, parse_utc
 from warroom.core.errors import DomainError
 from warroom.core.principal import Principal
@@ -120,8 +121,18 @@ def home() -> RedirectResponse:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/incidents", error: str = "") -> Response:
     token = secrets.token_urlsafe(24)
+    with db(request).read() as s:
+        sso = sso_config.settings(s)
     resp = templates.TemplateResponse(
-        request, "login.html", {"csrf": token, "next": next, "error": error, "user": None}
+        request,
+        "login.html",
+        {
+            "csrf": token,
+            "next": next,
+            "error": error,
+            "user": None,
+            "sso_name": sso.display_name if sso else "",
+        },
     )
     resp.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict")
     return resp
