@@ -40,6 +40,7 @@ from warroom.web.oncall_pages import router as oncall_pages_router
 from warroom.web.paging_pages import router as paging_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
+from warroom.web.sso_pages import router as sso_pages_router
 from warroom.web.status_admin import router as status_admin_router
 from warroom.wiring import wire
 
@@ -131,6 +132,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(config_router)
     app.include_router(comms_pages_router)
     app.include_router(web_router)
+    app.include_router(sso_pages_router)
     app.include_router(alert_pages_router)
     app.include_router(oncall_router)
     app.include_router(shifts_router)
