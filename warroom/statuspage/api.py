@@ -1,4 +1,8 @@
-"""Status page administration under /api/v1/status (admin and responder tokens)."""
+"""Status page administration under /api/v1/status (admin and responder tokens).
+
+A component is named in the path by its name or its id (public code); the name is the
+rest of the path, so a name with `/` in it (`EU/West`) works as it is or encoded (`%2F`).
+Role checks and visibility rules live in the service modules this calls."""
 
 from __future__ import annotations
 
@@ -136,7 +140,7 @@ def create_component(body: ComponentIn, request: Request, who: Principal = admin
     return out
 
 
-@router.patch("/components/{name}", summary="Change a component")
+@router.patch("/components/{name:path}", summary="Change a component (its name or id)")
 def patch_component(
     name: str, body: ComponentPatch, request: Request, who: Principal = admin
 ) -> dict[str, Any]:
@@ -149,14 +153,18 @@ def patch_component(
     return out
 
 
-@router.delete("/components/{name}", status_code=204, summary="Remove a component")
+@router.delete(
+    "/components/{name:path}", status_code=204, summary="Remove a component (its name or id)"
+)
 def delete_component(name: str, request: Request, who: Principal = admin) -> None:
     with db(request).session() as s:
         components.delete_component(s, clock(request), who, name)
     _fresh(request)
 
 
-@router.post("/components/{name}/status", summary="Set a component's status (recorded)")
+@router.post(
+    "/components/{name:path}/status", summary="Set a component's status (recorded; name or id)"
+)
 def set_status(
     name: str, body: StatusIn, request: Request, who: Principal = responder
 ) -> dict[str, Any]:

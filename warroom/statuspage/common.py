@@ -12,15 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import ValidationFailed
+from warroom.core.text import NUL, NUL_MESSAGE
 from warroom.incidents.models import Incident
 from warroom.statuspage import rules
 from warroom.statuspage.models import PublicIncident
 
 
 def clean_text(value: str | None, field: str, max_len: int, required: bool = True) -> str:
-    """The value stripped; ValidationFailed on `field` when empty (if required) or longer
-    than `max_len`."""
+    """The value stripped; ValidationFailed on `field` when empty (if required), longer
+    than `max_len` or holding a NUL character (which PostgreSQL cannot store)."""
     text = (value or "").strip()
+    if NUL in text:
+        raise ValidationFailed(f"{field} {NUL_MESSAGE}", field=field)
     if required and not text:
         raise ValidationFailed(f"{field} must not be empty", field=field)
     if len(text) > max_len:

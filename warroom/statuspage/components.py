@@ -2,7 +2,8 @@
 
 Invariants:
 - Component names are unique (Conflict on `name`); a component is found by its name or
-  by its public code.
+  by its public code. A name may contain `/` (the API takes the rest of the path as the
+  name).
 - Groups are one level deep: a group is in no group and has no service (its components
   do); a component's group must be a group, and not the component itself.
 - A group's status is not set: `set_status` refuses groups, and a group has no history.
@@ -30,6 +31,8 @@ from warroom.statuspage import rules
 from warroom.statuspage.common import choice, clean_text, unique_code
 from warroom.statuspage.models import ComponentStatusChange, StatusComponent
 from warroom.statuspage.page import bump
+
+NOT_NULL = ("position", "only_show_if_degraded", "showcase")
 
 
 def component_by_name(session: Session, name: str) -> StatusComponent:
@@ -141,10 +144,16 @@ def update_component(
     only_show_if_degraded, showcase, status (recorded in the history as by `set_status`);
     absent and unknown keys leave the row as it is. Errors: NotFound on `component` (no
     such component or group); Conflict on `name` (taken); ValidationFailed on `name`,
-    `description`, `group`, `service`, `status`, and on `component` when setting a
-    group's status. Checks run as the changes are applied, so after an error the caller's
-    transaction must roll back (the API's does)."""
+    `description`, `group`, `service`, `status`, on `position`, `only_show_if_degraded`
+    and `showcase` when null (they always have a value; leave a key out to keep it), and
+    on `component` when setting a group's status. Checks run as the changes are applied,
+    so after an error the caller's transaction must roll back (the API's does)."""
     require_role(principal, "admin")
+    for key in NOT_NULL:
+        if key in changes and changes[key] is None:
+            raise ValidationFailed(
+                f"{key} must not be null (leave it out to keep its value)", field=key
+            )
     row = component_by_name(session, name)
     if "name" in changes and changes["name"] != row.name:
         new = clean_text(changes["name"], "name", 100)
@@ -161,7 +170,7 @@ def update_component(
         if row.is_group and changes["service"]:
             raise ValidationFailed("a group has no service; its components do", field="service")
         row.service_id = _service_id(session, changes["service"])
-    for key in ("position", "only_show_if_degraded", "showcase"):
+    for key in NOT_NULL:
         if key in changes:
             setattr(row, key, changes[key])
     row.updated_at = clock.now()

@@ -67,7 +67,7 @@ def _when(text: str, field: str) -> datetime:
 
 
 @router.post(PAGE + "/{action}")
-@router.post(PAGE + "/{action}/{target}")
+@router.post(PAGE + "/{action}/{target:path}")  # a component's name may contain "/"
 async def status_action(request: Request, action: str, target: str = "") -> Response:
     if action not in ("component", "publish", "update", "schedule", "maintenance"):
         return HTMLResponse("unknown action", status_code=404)
