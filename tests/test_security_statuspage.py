@@ -1,12 +1,20 @@
 """Status page security: components named with `/`, null for required settings, NUL in
-public forms and links."""
+public forms and links, subscriber tokens stored as hashes (and the migration that hashed
+the old ones)."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from fastapi.testclient import TestClient
+from sqlalchemy import select, text
 
 from tests.conftest import Api
+from tests.test_statuspage import _Catcher, _drain, _mail, declare
 from tests.test_web import Browser, give_password, login
+from warroom.core.clock import ManualClock
+from warroom.core.security import hash_token
 from warroom.db.session import Database
 
 # --- components ---------------------------------------------------------------------------
@@ -83,3 +91,112 @@ def test_nul_in_the_subscribe_form_and_component_names_is_refused(
     assert r.status_code == 422 and r.json()["field"] == "name"
     assert admin.get("/api/v1/status/components").json() == []
     assert admin.get("/api/v1/status/subscribers").json() == []
+
+
+# --- subscriber tokens --------------------------------------------------------------------
+
+
+def _token(link: str) -> str:
+    return link.rsplit("/", 1)[1]
+
+
+def test_subscriber_tokens_are_stored_only_as_hashes(
+    client: TestClient, admin: Api, alice: Api, db: Database, clock: ManualClock
+) -> None:
+    from warroom.statuspage import subscriptions
+    from warroom.statuspage.models import StatusSubscriber, StatusSubscriberToken
+
+    assert client.post("/status/subscribe", data={"email": "ops@example.test"}).status_code == 200
+    with db.session() as s:
+        sub = s.scalar(select(StatusSubscriber))
+        assert sub is not None
+        first = subscriptions.delivery(s, clock, {"subscriber": sub.id, "confirm": True})
+        second = subscriptions.delivery(s, clock, {"subscriber": sub.id, "confirm": True})
+        assert first is not None and second is not None
+        tokens = [_token(first["links"]["confirm"]), _token(second["links"]["confirm"])]
+        assert tokens[0] != tokens[1]  # a new token for every message
+        assert _token(first["links"]["unsubscribe"]) == tokens[0]
+        hashes = list(s.scalars(select(StatusSubscriberToken.token_hash)))
+        assert sorted(hashes) == sorted(hash_token(t) for t in tokens)
+    # no copy of a token anywhere in the store
+    with db.engine.connect() as conn:
+        for table in ("status_subscribers", "status_subscriber_tokens", "jobs"):
+            dump = " ".join(str(row) for row in conn.execute(text(f"SELECT * FROM {table}")))
+            assert not any(t in dump for t in tokens), table
+    # every token sent keeps working
+    assert client.get(f"/status/subscribers/confirm/{tokens[1]}").status_code == 200
+    assert client.get(f"/status/subscribers/confirm/{tokens[0]}").status_code == 200
+    assert client.get(f"/status/subscribers/confirm/{hash_token(tokens[0])}").status_code == 404
+    # a link with a NUL is unknown (or refused before, by the app's middleware)
+    raw = TestClient(client.app, raise_server_exceptions=False)
+    for path in ("confirm/abc%00def", "unsubscribe/abc%00def"):
+        assert raw.get(f"/status/subscribers/{path}").status_code in (200, 404, 422)
+    assert raw.post("/status/subscribers/unsubscribe/abc%00def").status_code in (404, 422)
+    assert client.post(f"/status/subscribers/unsubscribe/{tokens[0]}").status_code == 200
+    assert client.get(f"/status/subscribers/confirm/{tokens[1]}").status_code == 404
+    assert admin.get("/api/v1/status/subscribers").json()[0]["unsubscribed_at"] is not None
+
+
+def test_update_emails_carry_working_links(
+    client: TestClient, admin: Api, alice: Api, db: Database, clock: ManualClock, monkeypatch: Any
+) -> None:
+    from warroom.engine.worker import Worker
+
+    catcher = _Catcher()
+    try:
+        monkeypatch.setenv("WARROOM_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("WARROOM_SMTP_PORT", str(catcher.smtp.server_address[1]))
+        client.post("/status/subscribe", data={"email": "ops@example.test"})
+        worker = Worker(db, clock)
+        _drain(worker)
+        optin = re.search(r"/status/subscribers/confirm/\S+", _mail(catcher.mails[0]).get_content())
+        assert optin is not None and client.get(optin.group(0)).status_code == 200
+        alice.post("/api/v1/status/incidents", json={"incident": declare(alice), "body": "Look"})
+        _drain(worker)
+        mail = _mail(catcher.mails[1])
+        unsub = re.search(r"(/status/subscribers/unsubscribe/[^>\s]+)", mail["List-Unsubscribe"])
+        assert unsub is not None and _token(unsub.group(1)) != _token(optin.group(0))
+        assert client.post(unsub.group(1)).status_code == 200
+    finally:
+        catcher.close()
+
+
+def test_tokens_issued_before_the_upgrade_still_work_after_it(
+    client: TestClient, db: Database
+) -> None:
+    """0011: a store from before, with plain-text tokens, comes out with only their hashes,
+    and the links already sent still confirm and unsubscribe."""
+    from alembic import command
+
+    from warroom.db.migrate import alembic_config, upgrade
+
+    cfg = alembic_config(db.engine.url.render_as_string(hide_password=False))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+    with db.engine.begin() as conn:
+        for i, token in (
+            (1, "old-token-one-xxxxxxxxxxxxxxxxxxx"),
+            (2, "old-token-two-yyyyyyyyyyy"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO status_subscribers (id, kind, address, token, confirmed_at,"
+                    " unsubscribed_at, created_at) VALUES (:id, 'email', :address, :token,"
+                    " NULL, NULL, '2026-03-01 09:00:00')"
+                ),
+                {"id": i, "address": f"sub{i}@example.test", "token": token},
+            )
+    upgrade(db.engine)
+    with db.engine.connect() as conn:
+        columns = list(conn.execute(text("SELECT * FROM status_subscribers")).keys())
+        stored = sorted(conn.execute(text("SELECT token_hash FROM status_subscriber_tokens")))
+    assert "token" not in columns
+    assert [h for (h,) in stored] == sorted(
+        hash_token(t) for t in ("old-token-one-xxxxxxxxxxxxxxxxxxx", "old-token-two-yyyyyyyyyyy")
+    )
+    r = client.get("/status/subscribers/confirm/old-token-one-xxxxxxxxxxxxxxxxxxx")
+    assert r.status_code == 200 and "Subscribed" in r.text
+    r = client.post("/status/subscribers/unsubscribe/old-token-two-yyyyyyyyyyy")
+    assert r.status_code == 200 and "Unsubscribed" in r.text
+    assert client.post("/status/subscribers/unsubscribe/old-token-one").status_code == 404

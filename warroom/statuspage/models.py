@@ -111,15 +111,29 @@ class PublicIncidentUpdate(Base):
 
 
 class StatusSubscriber(Base):
-    """An email (double opt-in) or webhook subscriber. The token is in every link sent to
-    the subscriber (confirm, unsubscribe); it grants nothing else."""
+    """An email (double opt-in) or webhook subscriber. Its link tokens are in
+    StatusSubscriberToken, as hashes."""
 
     __tablename__ = "status_subscribers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(500))
-    token: Mapped[str] = mapped_column(String(64), unique=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+
+
+class StatusSubscriberToken(Base):
+    """The SHA-256 of one token in the links (confirm, unsubscribe) of a message sent to a
+    subscriber: each message carries a new token, and the token itself is never stored.
+    A token grants confirming and unsubscribing its subscription, nothing else."""
+
+    __tablename__ = "status_subscriber_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("status_subscribers.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]

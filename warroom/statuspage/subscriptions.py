@@ -6,6 +6,9 @@ Invariants:
   sent to it; a webhook is confirmed when it is added. An unsubscribed subscription never
   receives anything again (subscribing again makes a new one).
 - The token in a subscriber's links grants confirming and unsubscribing, nothing else.
+  Only its SHA-256 is stored (StatusSubscriberToken): each message sent mints a new
+  token for its links, and every token minted for a subscription keeps working, so a
+  copy of the store cannot act for a subscriber, and a link in an old email still works.
 - Notifying is an outbox: a public update enqueues one fan-out job in the transaction
   that posts it; the fan-out enqueues one delivery job per confirmed subscriber,
   idempotent per (update, subscriber); each delivery re-reads everything when it runs.
@@ -28,9 +31,15 @@ from sqlalchemy.orm import Session
 from warroom.core.clock import Clock, iso
 from warroom.core.errors import NotFound, ValidationFailed
 from warroom.core.principal import Principal, require_role
+from warroom.core.security import hash_token
 from warroom.engine.queue import enqueue
 from warroom.statuspage.common import choice, clean_text, linked_private
-from warroom.statuspage.models import PublicIncident, PublicIncidentUpdate, StatusSubscriber
+from warroom.statuspage.models import (
+    PublicIncident,
+    PublicIncidentUpdate,
+    StatusSubscriber,
+    StatusSubscriberToken,
+)
 from warroom.statuspage.page import default_page_url, page, page_name
 
 
@@ -78,7 +87,6 @@ def subscribe(session: Session, clock: Clock, *, kind: str, address: str) -> Sta
         sub = StatusSubscriber(
             kind=kind,
             address=address,
-            token=secrets.token_urlsafe(24),
             confirmed_at=now if kind == "webhook" else None,
             created_at=now,
         )
@@ -97,11 +105,33 @@ def subscribe(session: Session, clock: Clock, *, kind: str, address: str) -> Sta
     return sub
 
 
+def mint_token(session: Session, clock: Clock, sub: StatusSubscriber) -> str:
+    """A new link token for the subscription; only its hash is stored (in the caller's
+    transaction)."""
+    token = secrets.token_urlsafe(24)
+    session.add(
+        StatusSubscriberToken(
+            subscriber_id=sub.id, token_hash=hash_token(token), created_at=clock.now()
+        )
+    )
+    session.flush()
+    return token
+
+
+def subscriber_by_token(session: Session, token: str) -> StatusSubscriber | None:
+    """Read-only: the subscription one of whose link tokens is `token`, else None."""
+    return session.scalar(
+        select(StatusSubscriber)
+        .join(StatusSubscriberToken, StatusSubscriberToken.subscriber_id == StatusSubscriber.id)
+        .where(StatusSubscriberToken.token_hash == hash_token(token))
+    )
+
+
 def confirm(session: Session, clock: Clock, token: str) -> StatusSubscriber:
     """No role check (the token is the proof): confirms the subscription with this token
     and returns it; idempotent (the first confirmation time is kept). NotFound on `token`
     when the token is unknown or the subscription was unsubscribed."""
-    sub = session.scalar(select(StatusSubscriber).where(StatusSubscriber.token == token))
+    sub = subscriber_by_token(session, token)
     if sub is None or sub.unsubscribed_at is not None:
         raise NotFound("this confirmation link is unknown or was unsubscribed", field="token")
     if sub.confirmed_at is None:
@@ -113,7 +143,7 @@ def unsubscribe(session: Session, clock: Clock, token: str) -> StatusSubscriber:
     """No role check (the token is the proof): ends the subscription with this token and
     returns it; idempotent (the first unsubscription time is kept). NotFound on `token`
     when the token is unknown."""
-    sub = session.scalar(select(StatusSubscriber).where(StatusSubscriber.token == token))
+    sub = subscriber_by_token(session, token)
     if sub is None:
         raise NotFound("this unsubscribe link is unknown", field="token")
     if sub.unsubscribed_at is None:
@@ -170,31 +200,36 @@ def delivery(session: Session, clock: Clock, payload: dict[str, Any]) -> dict[st
 
     Either the confirmation email (`confirm` True) or the update with its public incident
     and the idempotency key `<update code>:<subscriber id>`, each with the page's name
-    and the subscriber's confirm and unsubscribe links. Changes nothing, except that it
-    creates the page row when missing (`page`)."""
+    and the subscriber's confirm and unsubscribe links. Writes only the new token of
+    those links (`mint_token`; a failed send rolls it back with the job) and the page row
+    when it is missing (`page`)."""
     sub = session.get(StatusSubscriber, int(payload["subscriber"]))
     if sub is None or sub.unsubscribed_at is not None:
         return None
+    confirming = bool(payload.get("confirm"))
+    upd: PublicIncidentUpdate | None = None
+    pub: PublicIncident | None = None
+    if not confirming:
+        upd = session.get(PublicIncidentUpdate, int(payload["update"]))
+        if upd is None:
+            return None
+        pub = session.get(PublicIncident, upd.public_incident_id)
+        if pub is None or linked_private(session, pub):
+            return None
     row = page(session, clock)
     base = (row.url or default_page_url()).rstrip("/")
-    links = {
-        "confirm": f"{base}/subscribers/confirm/{sub.token}",
-        "unsubscribe": f"{base}/subscribers/unsubscribe/{sub.token}",
-    }
-    if payload.get("confirm"):
-        return {"subscriber": sub, "page": page_name(session), "links": links, "confirm": True}
-    upd = session.get(PublicIncidentUpdate, int(payload["update"]))
-    if upd is None:
-        return None
-    pub = session.get(PublicIncident, upd.public_incident_id)
-    if pub is None or linked_private(session, pub):
-        return None
-    return {
+    token = mint_token(session, clock, sub)
+    info: dict[str, Any] = {
         "subscriber": sub,
         "page": page_name(session),
-        "links": links,
-        "confirm": False,
-        "incident": pub,
-        "update": upd,
-        "idempotency_key": f"{upd.code}:{sub.id}",
+        "links": {
+            "confirm": f"{base}/subscribers/confirm/{token}",
+            "unsubscribe": f"{base}/subscribers/unsubscribe/{token}",
+        },
+        "confirm": confirming,
     }
+    if upd is not None:
+        info["incident"] = pub
+        info["update"] = upd
+        info["idempotency_key"] = f"{upd.code}:{sub.id}"
+    return info
