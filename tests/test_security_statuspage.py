@@ -1,6 +1,6 @@
 """Status page security: components named with `/`, null for required settings, NUL in
 public forms and links, subscriber tokens stored as hashes (and the migration that hashed
-the old ones)."""
+the old ones), and private incidents in the staff views."""
 
 from __future__ import annotations
 
@@ -200,3 +200,47 @@ def test_tokens_issued_before_the_upgrade_still_work_after_it(
     r = client.post("/status/subscribers/unsubscribe/old-token-two-yyyyyyyyyyy")
     assert r.status_code == 200 and "Unsubscribed" in r.text
     assert client.post("/status/subscribers/unsubscribe/old-token-one").status_code == 404
+
+
+# --- private incidents --------------------------------------------------------------------
+
+
+def test_a_published_incident_made_private_is_hidden_from_those_who_cannot_see_it(
+    client: TestClient, admin: Api, alice: Api, bob: Api, carol: Api, db: Database
+) -> None:
+    ref = declare(alice, title="Payroll export leaks salaries")
+    r = alice.post(
+        "/api/v1/status/incidents",
+        json={"incident": ref, "body": "Investigating exports of payroll data"},
+    )
+    assert r.status_code == 201, r.text
+    code = r.json()["id"]
+    assert alice.patch(f"/api/v1/incidents/{ref}", json={"private": True}).status_code == 200
+    # those who may see the private incident (a participant, an admin) see it all
+    for who in (alice, admin):
+        (pub,) = who.get("/api/v1/status/incidents").json()
+        assert pub["hidden"] is True and pub["incident"] == ref
+        assert pub["name"] == "Payroll export leaks salaries" and len(pub["updates"]) == 1
+        assert who.get(f"/api/v1/status/incidents/{ref}").json()["id"] == code
+    # anyone else sees that a hidden public incident exists, and nothing of it
+    for who in (bob, carol):
+        (pub,) = who.get("/api/v1/status/incidents").json()
+        assert pub["id"] == code and pub["hidden"] is True
+        assert pub["incident"] is None and pub["updates"] == []
+        assert "Payroll" not in str(pub) and "payroll" not in str(pub)
+        assert who.get(f"/api/v1/status/incidents/{code}").json() == pub
+        assert who.get(f"/api/v1/status/incidents/{ref}").status_code == 404
+    r = bob.post(
+        f"/api/v1/status/incidents/{ref}/updates", json={"status": "identified", "body": "x"}
+    )
+    assert r.status_code == 404
+    # the staff web page shows bob no more than the API does
+    give_password(db, "bob")
+    login(client, "bob")
+    page = client.get("/status-admin").text
+    assert "Hidden: its incident is now private" in page
+    assert "Payroll" not in page and "payroll" not in page and ref not in page
+    # made public again, it is whole again
+    assert alice.patch(f"/api/v1/incidents/{ref}", json={"private": False}).status_code == 200
+    (pub,) = bob.get("/api/v1/status/incidents").json()
+    assert pub["hidden"] is False and pub["incident"] == ref and len(pub["updates"]) == 1

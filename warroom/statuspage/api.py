@@ -179,15 +179,15 @@ def set_status(
 
 
 @router.get("/incidents", summary="Public incidents, newest first")
-def list_incidents(request: Request, _: Principal = viewer) -> list[dict[str, Any]]:
+def list_incidents(request: Request, who: Principal = viewer) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return [incidents.public_dict(s, p) for p in incidents.list_public(s, "incident")]
+        return [incidents.public_dict(s, p, who) for p in incidents.list_public(s, "incident")]
 
 
 @router.get("/incidents/{code}", summary="One public incident (its code or INC-n)")
-def get_incident(code: str, request: Request, _: Principal = viewer) -> dict[str, Any]:
+def get_incident(code: str, request: Request, who: Principal = viewer) -> dict[str, Any]:
     with db(request).read() as s:
-        return incidents.public_dict(s, incidents.public_incident(s, code))
+        return incidents.public_dict(s, incidents.public_incident(s, code, principal=who), who)
 
 
 @router.post(
@@ -198,7 +198,7 @@ def get_incident(code: str, request: Request, _: Principal = viewer) -> dict[str
 def publish(body: PublishIn, request: Request, who: Principal = responder) -> dict[str, Any]:
     with db(request).session() as s:
         pub = incidents.publish(s, clock(request), who, **body.model_dump())
-        out = incidents.public_dict(s, pub)
+        out = incidents.public_dict(s, pub, who)
     _fresh(request)
     return out
 
@@ -209,7 +209,7 @@ def post_update(
 ) -> dict[str, Any]:
     with db(request).session() as s:
         incidents.post_update(s, clock(request), who, code, **body.model_dump())
-        out = incidents.public_dict(s, incidents.public_incident(s, code))
+        out = incidents.public_dict(s, incidents.public_incident(s, code), who)
     _fresh(request)
     return out
 
@@ -220,7 +220,7 @@ def resolve(
 ) -> dict[str, Any]:
     with db(request).session() as s:
         incidents.post_update(s, clock(request), who, code, status="resolved", **body.model_dump())
-        out = incidents.public_dict(s, incidents.public_incident(s, code))
+        out = incidents.public_dict(s, incidents.public_incident(s, code), who)
     _fresh(request)
     return out
 
@@ -229,16 +229,16 @@ def resolve(
 
 
 @router.get("/maintenances", summary="Scheduled maintenance, newest first")
-def list_maintenances(request: Request, _: Principal = viewer) -> list[dict[str, Any]]:
+def list_maintenances(request: Request, who: Principal = viewer) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return [incidents.public_dict(s, p) for p in incidents.list_public(s, "maintenance")]
+        return [incidents.public_dict(s, p, who) for p in incidents.list_public(s, "maintenance")]
 
 
 @router.post("/maintenances", status_code=201, summary="Schedule maintenance")
 def schedule(body: MaintenanceIn, request: Request, who: Principal = responder) -> dict[str, Any]:
     with db(request).session() as s:
         pub = maintenance.schedule_maintenance(s, clock(request), who, **body.model_dump())
-        out = incidents.public_dict(s, pub)
+        out = incidents.public_dict(s, pub, who)
     _fresh(request)
     return out
 
@@ -249,7 +249,8 @@ def maintenance_update(
 ) -> dict[str, Any]:
     with db(request).session() as s:
         maintenance.maintenance_update(s, clock(request), who, code, **body.model_dump())
-        out = incidents.public_dict(s, incidents.public_incident(s, code, kind="maintenance"))
+        pub = incidents.public_incident(s, code, kind="maintenance")
+        out = incidents.public_dict(s, pub, who)
     _fresh(request)
     return out
 

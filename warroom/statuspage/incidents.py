@@ -6,6 +6,11 @@ Invariants:
   responder has published it, and only once (publishing it again is a Conflict).
 - Private incidents are never published; a public incident whose internal incident has
   since been made private is hidden from the public page and cannot be updated.
+- Staff reads (`public_dict`, `public_incident` with a principal) keep such a hidden
+  public incident listed, marked `hidden`, since it was once the public record. Only
+  those who may see the private incident (admins, its participants) see its name, its
+  updates and its internal incident; anyone else sees a placeholder name, no updates and
+  no link, and cannot find it by its internal reference (INC-42).
 - Every update applies its component statuses through the components module (so they
   enter the components' history), records them as its affected_components, enqueues one
   fan-out job to subscribers in the same transaction (outbox) and bumps the page
@@ -30,6 +35,7 @@ from warroom.core.principal import Principal, require_role
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules as incident_rules
 from warroom.incidents import timeline as incident_timeline
+from warroom.incidents.models import Incident
 from warroom.org.models import Service
 from warroom.statuspage import rules
 from warroom.statuspage.common import choice, clean_text, linked_private, unique_code
@@ -190,10 +196,13 @@ def publish(
     return pub
 
 
-def public_incident(session: Session, code: str, kind: str = "incident") -> PublicIncident:
+def public_incident(
+    session: Session, code: str, kind: str = "incident", principal: Principal | None = None
+) -> PublicIncident:
     """Read-only, no role check: the public incident (or, with kind="maintenance", the
     maintenance) with this public code; a public incident is also found by its internal
-    incident's reference (INC-42, 42). NotFound on `id`."""
+    incident's reference (INC-42, 42), when a `principal` is given only if it may see that
+    incident. NotFound on `id`."""
     pub = session.scalar(
         select(PublicIncident).where(PublicIncident.code == code, PublicIncident.kind == kind)
     )
@@ -201,6 +210,8 @@ def public_incident(session: Session, code: str, kind: str = "incident") -> Publ
         number = incident_rules.parse_incident_ref(code)
         if number is not None and number <= incident_rules.MAX_ID:
             pub = session.scalar(select(PublicIncident).where(PublicIncident.incident_id == number))
+            if pub is not None and principal is not None and not _may_see(session, principal, pub):
+                pub = None  # a private incident the caller may not see is not there
     if pub is None:
         what = "public incident" if kind == "incident" else "maintenance"
         raise NotFound(f"no {what} {code!r}", field="id")
@@ -231,7 +242,7 @@ def post_update(
     an incident status), `impact`, `body` (empty, over 20000 characters),
     `components.<name>` (not a component status) and `component` (a group)."""
     require_role(principal, "responder")
-    pub = public_incident(session, code)
+    pub = public_incident(session, code, principal=principal)
     if linked_private(session, pub):
         raise Conflict(
             "the linked incident is now private; its public incident is hidden and cannot "
@@ -288,21 +299,46 @@ def updates_of(session: Session, ids: list[int]) -> dict[int, list[PublicInciden
     return out
 
 
-def public_dict(session: Session, pub: PublicIncident) -> dict[str, Any]:
-    """Read-only: a public incident or maintenance as the staff API shows it, with its
-    components by name and its updates newest first (a maintenance adds scheduled_for and
-    scheduled_until)."""
+HIDDEN_NAME = "Hidden: its incident is now private"
+
+
+def _may_see(session: Session, principal: Principal, pub: PublicIncident) -> bool:
+    if pub.incident_id is None:
+        return True
+    visible = incident_queries.visible_clause(principal)
+    return (
+        session.scalar(select(Incident.id).where(Incident.id == pub.incident_id, visible))
+        is not None
+    )
+
+
+def public_dict(session: Session, pub: PublicIncident, principal: Principal) -> dict[str, Any]:
+    """Read-only, no role check: a public incident or maintenance as the staff API shows
+    it to `principal`, with its components by name, its updates newest first (a
+    maintenance adds scheduled_for and scheduled_until) and `hidden` (its internal incident
+    is now private, so it is off the public page).
+
+    A hidden one the principal may not see (not an admin, not a participant of the
+    private incident) keeps its id, status, impact, components and times, but shows
+    HIDDEN_NAME, no updates and no internal incident."""
+    hidden = linked_private(session, pub)
+    redacted = hidden and not _may_see(session, principal, pub)
     names = {
         c.id: c.name
         for c in session.scalars(
             select(StatusComponent).where(StatusComponent.id.in_(pub.components or []))
         )
     }
+    incident = None
+    if pub.incident_id is not None and not redacted:
+        incident = incident_rules.short_id(pub.incident_id)
+    updates = [] if redacted else updates_of(session, [pub.id])[pub.id]
     out: dict[str, Any] = {
         "id": pub.code,
         "kind": pub.kind,
-        "incident": incident_rules.short_id(pub.incident_id) if pub.incident_id else None,
-        "name": pub.name,
+        "incident": incident,
+        "name": HIDDEN_NAME if redacted else pub.name,
+        "hidden": hidden,
         "status": pub.status,
         "impact": pub.impact,
         "components": [names[c] for c in pub.components or [] if c in names],
@@ -318,7 +354,7 @@ def public_dict(session: Session, pub: PublicIncident) -> dict[str, Any]:
                 "created_by": u.created_by,
                 "created_at": iso(u.created_at),
             }
-            for u in updates_of(session, [pub.id])[pub.id]
+            for u in updates
         ],
     }
     if pub.kind == "maintenance":

@@ -32,11 +32,11 @@ def status_admin(request: Request, error: str = "", notice: str = "") -> Respons
             status_components.component_dict(s, c) for c in status_components.list_components(s)
         ]
         incidents = [
-            status_incidents.public_dict(s, p)
+            status_incidents.public_dict(s, p, who)
             for p in status_incidents.list_public(s, "incident", 20)
         ]
         maintenances = [
-            status_incidents.public_dict(s, p)
+            status_incidents.public_dict(s, p, who)
             for p in status_incidents.list_public(s, "maintenance", 20)
         ]
     return templates.TemplateResponse(
