@@ -1,6 +1,6 @@
 """Status page security: components named with `/`, null for required settings, NUL in
 public forms and links, subscriber tokens stored as hashes (and the migration that hashed
-the old ones), and private incidents in the staff views."""
+the old ones), and private incidents in the staff views and in team channels."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from tests.conftest import Api
 from tests.test_statuspage import _Catcher, _drain, _mail, declare
 from tests.test_web import Browser, give_password, login
+from warroom.config import service as config
 from warroom.core.clock import ManualClock
 from warroom.core.security import hash_token
 from warroom.db.session import Database
@@ -244,3 +245,44 @@ def test_a_published_incident_made_private_is_hidden_from_those_who_cannot_see_i
     assert alice.patch(f"/api/v1/incidents/{ref}", json={"private": False}).status_code == 200
     (pub,) = bob.get("/api/v1/status/incidents").json()
     assert pub["hidden"] is False and pub["incident"] == ref and len(pub["updates"]) == 1
+
+
+def test_internal_updates_of_a_private_incident_stay_off_team_channels(
+    alice: Api, db: Database, clock: ManualClock
+) -> None:
+    from warroom.engine.models import Job
+
+    with db.session() as s:
+        config.apply(
+            s,
+            clock,
+            {
+                "teams": [
+                    {"name": "payments", "channel": "#pay", "channel_url": "https://chat.test/x"}
+                ],
+                "services": [{"name": "checkout", "owner": "payments"}],
+            },
+        )
+    secret = declare(alice, title="Card data exposed", services=["checkout"], private=True)
+    r = alice.post(
+        f"/api/v1/incidents/{secret}/updates",
+        json={"template": "status", "extra": "Rotating keys.", "audience": "internal"},
+    )
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["delivery"] == "none" and out["channels"] == []
+    assert "private" in out["delivery_note"] and "participants" in out["delivery_note"]
+    assert out["event"]["data"]["delivery"] == "none"
+    preview = alice.post(
+        f"/api/v1/incidents/{secret}/updates", json={"template": "status", "preview": True}
+    ).json()
+    assert preview["delivery"] == "none" and "private" in preview["delivery_note"]
+    with db.session() as s:
+        assert [j for j in s.scalars(select(Job)) if j.kind == "comms_deliver"] == []
+    # the same update of a public incident goes to the team's channel
+    public = declare(alice, title="Checkout slow", services=["checkout"])
+    r = alice.post(
+        f"/api/v1/incidents/{public}/updates",
+        json={"template": "status", "audience": "internal"},
+    )
+    assert r.json()["delivery"] == "queued" and r.json()["channels"] == ["#pay"]

@@ -3,6 +3,10 @@
 A posted internal update goes to the chat channels of the teams that own the incident's
 services (warroom/comms/deliver.py); external updates reach customers through the status
 page, which stays an explicit step.
+
+Invariant: an update of a private incident is never queued for a team channel (a channel
+is read by the whole team, not only by those who may see the incident); it reaches the
+incident's participants through its timeline, which only they and admins can read.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ NO_CHANNEL = (
     "recorded in the timeline only: no team owning the incident's services has a channel_url"
 )
 EXTERNAL_NOTE = "recorded in the timeline; publish it on the status page to reach customers"
+PRIVATE_NOTE = (
+    "recorded in the timeline only: the incident is private, so its updates reach its "
+    "participants there and are not posted to team channels"
+)
 
 
 def fmt_time(value: datetime | None) -> str | None:
@@ -229,8 +237,9 @@ def post_update(
     """Records an update in the timeline, queues it for team channels if internal, and returns it.
     Needs the responder role (Forbidden, 403); raises Conflict (409) for a closed incident unless
     `preview`, and render_update's ValidationFailed. Internal updates are queued for the channels of
-    the teams owning the incident's services; external ones are only recorded (the status page is a
-    step of its own). With `preview`, returns the same answer and writes and queues nothing.
+    the teams owning the incident's services, except for a private incident (its participants read
+    it in the timeline; `delivery_note` says so); external ones are only recorded (the status page
+    is a step of its own). With `preview`, returns the same answer and writes and queues nothing.
     Reschedules the update cadence; publishes no event; runs in the caller's transaction."""
     require_responder(principal)
     if not preview and inc.status == "closed":
@@ -238,7 +247,9 @@ def post_update(
     rendered = render_update(session, clock, inc, template=template, audience=audience, extra=extra)
     out = rendered.to_dict()
     out["preview"] = preview
-    teams = team_channels(session, inc.id) if rendered.audience == "internal" else []
+    internal = rendered.audience == "internal"
+    # A team channel is the whole team's: never the place for a private incident.
+    teams = team_channels(session, inc.id) if internal and not inc.private else []
     if teams:
         out["delivery"] = "queued"
         out["channels"] = [t.channel or t.name for t in teams]
@@ -246,7 +257,10 @@ def post_update(
     else:
         out["delivery"] = "none"
         out["channels"] = []
-        out["delivery_note"] = NO_CHANNEL if rendered.audience == "internal" else EXTERNAL_NOTE
+        if not internal:
+            out["delivery_note"] = EXTERNAL_NOTE
+        else:
+            out["delivery_note"] = PRIVATE_NOTE if inc.private else NO_CHANNEL
     if preview:
         out["event"] = None
         return out
