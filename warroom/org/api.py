@@ -42,9 +42,9 @@ def create_user(
 
 
 @router.get("/teams", summary="List teams and their members")
-def list_teams(request: Request, _: Principal = Depends(needs("viewer"))) -> list[dict[str, Any]]:
+def list_teams(request: Request, who: Principal = Depends(needs("viewer"))) -> list[dict[str, Any]]:
     with db(request).read() as s:
-        return service.list_teams(s)
+        return service.teams_for(s, who)
 
 
 @router.get("/services", summary="List services")

@@ -1,4 +1,7 @@
-"""Organisation rules: users, teams, services, severities, first-run bootstrap."""
+"""Organisation rules: users, teams, services, severities, first-run bootstrap.
+
+Invariant: a team's `channel_url` holds the chat's credentials: `teams_for` (what the API
+shows) gives it whole to admins only and redacted to everyone else."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
 from warroom.core.errors import Conflict, NotFound, ValidationFailed
+from warroom.core.principal import Principal
+from warroom.core.redact import redact_url
 from warroom.core.security import ROLES, hash_password, new_password
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
 from warroom.severity.levels import DEFAULT_SEVERITIES
@@ -221,7 +226,8 @@ def get_service(session: Session, name: str) -> ServiceView:
 
 
 def list_teams(session: Session) -> list[dict[str, Any]]:
-    """Returns every team by name as an API dict, with its members' names sorted."""
+    """Returns every team by name as a dict, with its members' names sorted and its whole
+    `channel_url` (credentials: for admins and config export only; see `teams_for`)."""
     members: dict[int, list[str]] = {}
     rows = session.execute(
         select(TeamMember.team_id, User.name).join(User, User.id == TeamMember.user_id)
@@ -238,6 +244,18 @@ def list_teams(session: Session) -> list[dict[str, Any]]:
         }
         for t in session.scalars(select(Team).order_by(Team.name))
     ]
+
+
+def teams_for(session: Session, who: Principal) -> list[dict[str, Any]]:
+    """Returns every team as `who` may see it: as list_teams does for an admin; for anyone
+    else each `channel_url` (a chat webhook or Apprise URL, which holds credentials) is
+    redacted to its scheme and host (core.redact.redact_url). Reads only."""
+    teams = list_teams(session)
+    if not who.is_admin:
+        for t in teams:
+            if t["channel_url"]:
+                t["channel_url"] = redact_url(t["channel_url"])
+    return teams
 
 
 @dataclass
