@@ -28,13 +28,15 @@ Run = Callable[..., Result]
 def cli(live_server: LiveServer, people: dict[str, str]) -> Run:
     """Runs `warroom ARGS` as TOKEN (a name from `people`, or a raw token)."""
 
-    def run(*args: str, token: str = "alice", ok: bool = True, **env: str) -> Result:
+    def run(
+        *args: str, token: str = "alice", ok: bool = True, input: str | None = None, **env: str
+    ) -> Result:
         environ = {
             "WARROOM_URL": live_server.url,
             "WARROOM_TOKEN": people.get(token, token),
             **env,
         }
-        result = CliRunner().invoke(main, list(args), env=environ)
+        result = CliRunner().invoke(main, list(args), env=environ, input=input)
         if ok:
             assert result.exit_code == 0, result.output
         else:
@@ -42,7 +44,13 @@ def cli(live_server: LiveServer, people: dict[str, str]) -> Run:
             # A handled error: a message on stderr, no traceback.
             assert isinstance(result.exception, SystemExit), result.exception
             assert "Traceback" not in result.output
-            assert result.stderr.startswith(("Error: ", "Usage: ")), result.stderr
+            # Commands that open the store first say which one.
+            err = (
+                result.stderr.split("\n", 1)[-1]
+                if result.stderr.startswith("warroom store:")
+                else result.stderr
+            )
+            assert err.startswith(("Error: ", "Usage: ")), result.stderr
         return result
 
     return run

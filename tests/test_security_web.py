@@ -136,3 +136,13 @@ def test_pages_carry_a_content_security_policy_and_cannot_be_framed(
     assert h["content-security-policy"].startswith("default-src 'none'")
     h = headers_of(client.get("/api/v1/me"))
     assert h["x-content-type-options"] == "nosniff" and "content-security-policy" not in h
+
+
+def test_the_login_forms_cookie_is_secure_when_warroom_serves_https(
+    app: Any, client: TestClient
+) -> None:
+    cookie = client.get("/login").headers["set-cookie"]
+    assert "wr_login_csrf=" in cookie and "secure" not in cookie.lower()
+    app.state.secure_cookies = True
+    cookie = client.get("/login").headers["set-cookie"]
+    assert "wr_login_csrf=" in cookie and "Secure" in cookie and "HttpOnly" in cookie

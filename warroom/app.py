@@ -22,8 +22,10 @@ from warroom.auth.service import principal_for_token
 from warroom.comms.api import router as comms_router
 from warroom.config.api import router as config_router
 from warroom.core.clock import Clock, SystemClock
-from warroom.core.errors import DomainError
+from warroom.core.errors import DomainError, TooManyRequests
+from warroom.core.text import RefuseBadText
 from warroom.db.session import Database
+from warroom.http import RequestGuard
 from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feed_router as oncall_feed_router
 from warroom.oncall.api import router as oncall_router
@@ -33,6 +35,7 @@ from warroom.shifts.api import router as shifts_router
 from warroom.statuspage.api import router as statuspage_router
 from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
+from warroom.web.account_pages import router as account_pages_router
 from warroom.web.alert_pages import router as alert_pages_router
 from warroom.web.comms_pages import router as comms_pages_router
 from warroom.web.headers import SecurityHeaders
@@ -105,6 +108,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -132,6 +137,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(config_router)
     app.include_router(comms_pages_router)
     app.include_router(web_router)
+    app.include_router(account_pages_router)
     app.include_router(sso_pages_router)
     app.include_router(alert_pages_router)
     app.include_router(oncall_router)
@@ -144,6 +150,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(statuspage_public_router)
     app.include_router(status_admin_router)
     app.add_middleware(StatusPageMiddleware)
+    app.add_middleware(RefuseBadText)  # inside the guard: bodies are bounded and callers known
+    app.add_middleware(RequestGuard)
     app.add_middleware(SecurityHeaders)  # outermost: also on cached status pages
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,7 +1,7 @@
 """Imports every module's tables so that metadata and migrations see them all."""
 
 from warroom.alerts.models import Alert, AlertRule, ChangeEvent, Integration, Silence
-from warroom.auth.models import ApiToken, WebSession
+from warroom.auth.models import ApiToken, AuditEntry, PasswordReset, WebSession
 from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
 from warroom.engine.models import Job
@@ -51,6 +51,8 @@ __all__ = [
     "Integration",
     "Silence",
     "ApiToken",
+    "AuditEntry",
+    "PasswordReset",
     "Base",
     "Incident",
     "IncidentParticipant",

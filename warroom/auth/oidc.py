@@ -45,9 +45,11 @@ from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from warroom.auth import accounts
 from warroom.auth.service import start_session
 from warroom.core.clock import Clock
 from warroom.core.errors import DomainError, Forbidden, Unauthorized
+from warroom.core.principal import Principal
 from warroom.core.security import ROLE_RANK, ROLES, constant_equals
 from warroom.org.models import User
 from warroom.org.service import NAME_RE, create_user, valid_timezone
@@ -597,7 +599,18 @@ def sign_in(session: Session, clock: Clock, cfg: OidcSettings, identity: Identit
         created = True
     if not user.active:
         raise Forbidden(f"user {user.name!r} is deactivated", field="user")
+    previous_role = user.role
     if cfg.roles.sync and user.role != role:
         user.role = role
     secret, csrf = start_session(session, clock, user)
+    accounts.audit(
+        session,
+        clock,
+        Principal(role=user.role, user_id=user.id, name=user.name),
+        "login.sso",
+        user.name,
+        issuer=cfg.issuer,
+        created=created,
+        **({"role_from": previous_role, "role_to": user.role} if previous_role != user.role else {}),
+    )
     return SignedIn(user=user, secret=secret, csrf=csrf, created=created)

@@ -8,11 +8,19 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.auth import accounts
 from warroom.auth.models import ApiToken, WebSession
 from warroom.core.clock import Clock
-from warroom.core.errors import Unauthorized, ValidationFailed
+from warroom.core.errors import TooManyRequests, Unauthorized, ValidationFailed
 from warroom.core.principal import Principal
-from warroom.core.security import ROLES, hash_token, new_token, verify_password
+from warroom.core.security import (
+    ROLE_RANK,
+    ROLES,
+    hash_password,
+    hash_token,
+    new_token,
+    verify_password,
+)
 from warroom.org.models import User
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -45,8 +53,8 @@ def create_token(
 
 def principal_for_token(session: Session, token: str) -> Principal:
     """Returns who a bearer token acts as: its role, and its user's id and name (else its name).
-    Raises Unauthorized (401) for an unknown or revoked token or a deactivated user. The token's
-    role applies even if its user's role changed since. Reads only."""
+    Raises Unauthorized (401) for an unknown or revoked token or a deactivated user. The role
+    is the token's, or its user's current one when that is lower. Reads only."""
     row = session.execute(
         select(ApiToken, User)
         .outerjoin(User, User.id == ApiToken.user_id)
@@ -58,16 +66,38 @@ def principal_for_token(session: Session, token: str) -> Principal:
     if user is not None and not user.active:
         raise Unauthorized("the token's user is deactivated")
     name = user.name if user else (tok.name or f"token-{tok.id}")
-    return Principal(role=tok.role, user_id=user.id if user else None, name=name)
+    role = tok.role
+    if user is not None and ROLE_RANK.get(user.role, -1) < ROLE_RANK.get(role, -1):
+        role = user.role  # a token never acts above its user's current role
+    return Principal(role=role, user_id=user.id if user else None, name=name)
+
+
+# Verified against when the user is unknown, so that a wrong name takes as long as a
+# wrong password (user names cannot be found by timing).
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 def login(session: Session, clock: Clock, login_name: str, password: str) -> tuple[str, str]:
-    """Returns (session secret for the cookie, CSRF token)."""
+    """Returns (session secret for the cookie, CSRF token). Raises TooManyRequests (429)
+    while the login name is throttled (`accounts.login_retry_after`), even for the right
+    password, and Unauthorized (401) for an unknown user, a deactivated one or a wrong
+    password, after the same argon2 work in every case. The caller records a failure
+    with `accounts.login_failed` in a transaction of its own (this one rolls back).
+    A sign-in is audited."""
+    wait = accounts.login_retry_after(session, clock, login_name)
+    if wait is not None:
+        raise TooManyRequests(
+            f"too many failed sign-ins for {login_name!r}; try again in {wait} s",
+            retry_after=wait,
+            field="login",
+        )
     user = session.scalar(
         select(User).where((User.name == login_name) | (User.email == login_name))
     )
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not user.active or not ok or not user.password_hash:
         raise Unauthorized("unknown user or wrong password")
+    accounts.audit(session, clock, Principal(user.role, user.id, user.name), "login", user.name)
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = clock.now()

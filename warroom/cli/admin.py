@@ -1,9 +1,10 @@
-"""`warroom user|service|token|apply|export`"""
+"""`warroom user|service|token|audit|apply|export`"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
@@ -184,3 +185,111 @@ def example(folder: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Wrote {', '.join(p.name for p in written)} to {folder}")
     click.echo(f"Apply them with: warroom apply {folder}")
+
+
+def _set_active(name: str, active: bool, as_json: bool) -> None:
+    u = Client().post(f"/api/v1/users/{quote(name, safe='')}/active", {"active": active})
+    if as_json:
+        emit_json(u)
+    else:
+        state = "active" if u["active"] else "deactivated"
+        click.echo(f"{u['name']} is {state}")
+
+
+@user.command("deactivate")
+@click.argument("name")
+@json_flag
+def user_deactivate(name: str, as_json: bool) -> None:
+    """Deactivate a user: their tokens and web sessions stop at once (admin)."""
+    _set_active(name, False, as_json)
+
+
+@user.command("reactivate")
+@click.argument("name")
+@json_flag
+def user_reactivate(name: str, as_json: bool) -> None:
+    """Reactivate a deactivated user; their unrevoked tokens work again (admin)."""
+    _set_active(name, True, as_json)
+
+
+@user.command("password")
+@click.argument("name")
+@click.option(
+    "--password",
+    default=None,
+    help="the new password; without it, read from standard input (first line)",
+)
+def user_password(name: str, password: str | None) -> None:
+    """Set a user's password (admins: anyone's; others: their own). Ends their web
+    sessions."""
+    if password is None:
+        if click.get_text_stream("stdin").isatty():
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    Client().post(f"/api/v1/users/{quote(name, safe='')}/password", {"password": password})
+    click.echo(f"Password of {name} set; their web sessions were signed out.")
+
+
+@user.command("reset-link")
+@click.argument("name")
+@json_flag
+def user_reset_link(name: str, as_json: bool) -> None:
+    """Make a one-time link with which the user sets a password (admin). Shown once."""
+    r = Client().post(f"/api/v1/users/{quote(name, safe='')}/reset-link", {})
+    if as_json:
+        emit_json(r)
+    else:
+        click.echo(f"Send this link to {name}; it works once, until {r['expires_at']}:")
+        click.echo(f"  {r['url']}")
+
+
+@click.command("list")
+@click.option("--user", "user_name", default=None, help="only this user's tokens (admin)")
+@click.option("--revoked", is_flag=True, help="include revoked tokens")
+@json_flag
+def token_list(user_name: str | None, revoked: bool, as_json: bool) -> None:
+    """List API tokens, never their secrets (admins: everyone's; others: their own)."""
+    rows = Client().get("/api/v1/tokens", user=user_name, revoked="true" if revoked else None)
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        [
+            (
+                t["id"],
+                t["user"] or "-",
+                t["name"] or "-",
+                t["role"],
+                t["created_at"],
+                t["revoked_at"] or "-",
+            )
+            for t in rows
+        ],
+        ["id", "user", "name", "role", "created", "revoked"],
+    )
+
+
+@click.command("revoke")
+@click.argument("token_id", type=int)
+@json_flag
+def token_revoke(token_id: int, as_json: bool) -> None:
+    """Revoke an API token by its id (see `warroom token list`); it stops at once."""
+    t = Client().delete(f"/api/v1/tokens/{token_id}")
+    emit_json(t) if as_json else click.echo(f"Token {t['id']} revoked at {t['revoked_at']}")
+
+
+@click.command("audit")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--action", default=None, help="only this action, e.g. token.revoked")
+@json_flag
+def audit(limit: int, action: str | None, as_json: bool) -> None:
+    """The audit log of admin and security actions, newest first (admin)."""
+    rows = Client().get("/api/v1/audit", limit=limit, action=action)
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        [(e["at"], e["actor"], e["action"], e["target"]) for e in rows],
+        ["at", "actor", "action", "target"],
+    )

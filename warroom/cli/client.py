@@ -50,3 +50,6 @@ class Client:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.request("POST", path, json=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from warroom.cli.admin import apply, example, export, service, user
+from warroom.cli.admin import apply, audit, example, export, service, token_list, token_revoke, user
 from warroom.cli.alerts import alert, change, integration, silence
 from warroom.cli.incident import incident
 from warroom.cli.oncall import oncall
@@ -27,8 +27,28 @@ if TYPE_CHECKING:
     from warroom.org.service import Bootstrap
 
 
-def _open_store(clock: Clock | None = None) -> tuple[Database, Bootstrap]:
-    """Opens (and migrates) the store, or stops with a readable message."""
+def _store_is_new(url: str) -> bool:
+    """True when `url` names a store warroom has never set up: a SQLite file that does not
+    exist yet, or a database without warroom's schema."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        return bool(path) and path != ":memory:" and not Path(path).exists()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return not inspect(conn).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
+def _open_store(clock: Clock | None = None, *, create: bool = True) -> tuple[Database, Bootstrap]:
+    """Opens (and migrates) the store and says which one on stderr, or stops with a readable
+    message. Unless `create`, a store that does not exist yet is refused: a command run in
+    the wrong folder must not make an empty `warroom.db` and a token no server knows."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,7 +56,19 @@ def _open_store(clock: Clock | None = None) -> tuple[Database, Bootstrap]:
 
     url = Settings.from_env().database_url
     try:
-        return open_store(url, clock)
+        shown_url = make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        shown_url = repr(url)
+    try:
+        if not create and _store_is_new(url):
+            raise click.ClickException(
+                f"there is no warroom store at {shown_url} (WARROOM_DATABASE_URL; relative SQLite "
+                f"paths are from {Path.cwd()}). Point WARROOM_DATABASE_URL at the store the "
+                "server uses, or pass --create to make a new, empty one"
+            )
+        opened = open_store(url, clock)
+        click.echo(f"warroom store: {shown_url}", err=True)
+        return opened
     except SQLAlchemyError as exc:
         try:
             shown = make_url(url).render_as_string(hide_password=True)
@@ -196,7 +228,6 @@ def serve(
     # Links inside notifications (acknowledge, resolve) point here unless set.
     default_base_url(url)
     shown = public or url
-    click.echo(f"warroom store: {db.engine.url.render_as_string(hide_password=True)}")
     if boot.created:
         with db.session() as s:
             token = create_token(
@@ -259,7 +290,8 @@ def serve(
     type=click.IntRange(1, 64),
     help="threads that send notifications",
 )
-def engine(poll: float, deliveries: int) -> None:
+@click.option("--create", is_flag=True, help="make the store if it does not exist yet")
+def engine(poll: float, deliveries: int, create: bool) -> None:
     """Run the engine alone: claims due work from the store and runs it. Several engines
     (on PostgreSQL) share the work; each job is run by one of them."""
     import threading
@@ -268,7 +300,7 @@ def engine(poll: float, deliveries: int) -> None:
     from warroom.engine.worker import start_engine
 
     _logging()
-    db, _ = _open_store()
+    db, _ = _open_store(create=create)
     workers = start_engine(db, SystemClock(), poll_seconds=poll, deliveries=deliveries)
     click.echo(f"engine {workers[0].name} running against the store; Ctrl-C stops it")
     with contextlib.suppress(KeyboardInterrupt):
@@ -286,15 +318,16 @@ def token() -> None:
 @click.option("--role", required=True, type=click.Choice(["viewer", "responder", "admin"]))
 @click.option("--user", "user_name", default=None, help="act as this user")
 @click.option("--name", default="", help="a label for the token")
+@click.option("--create", is_flag=True, help="make the store if it does not exist yet")
 @click.option("--json", "as_json", is_flag=True)
-def token_create(role: str, user_name: str | None, name: str, as_json: bool) -> None:
+def token_create(role: str, user_name: str | None, name: str, create: bool, as_json: bool) -> None:
     """Create a token directly in the store (for bootstrapping). Shown once."""
     from warroom.auth.service import create_token
     from warroom.core.clock import SystemClock
     from warroom.core.errors import DomainError
     from warroom.org.service import user_by_name
 
-    db, _ = _open_store()
+    db, _ = _open_store(create=create)
     try:
         with db.session() as s:
             user_row = user_by_name(s, user_name) if user_name else None
@@ -311,6 +344,9 @@ def token_create(role: str, user_name: str | None, name: str, as_json: bool) -> 
 
 main.add_command(incident)
 main.add_command(user)
+main.add_command(audit)
+token.add_command(token_list)
+token.add_command(token_revoke)
 main.add_command(service)
 main.add_command(apply)
 main.add_command(export)

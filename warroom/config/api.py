@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
+from warroom.auth import accounts
 from warroom.config import service
 from warroom.core.principal import Principal
 from warroom.http import clock, db, needs
@@ -24,11 +25,18 @@ class ApplyIn(BaseModel):
 
 @router.post("/apply", summary="Validate, plan and (unless dry_run) apply a config document")
 def apply(
-    body: ApplyIn, request: Request, _: Principal = Depends(needs("admin"))
+    body: ApplyIn, request: Request, who: Principal = Depends(needs("admin"))
 ) -> dict[str, Any]:
     with db(request).session() as s:
         changes = service.apply(s, clock(request), body.config, dry_run=body.dry_run)
         warnings = oncall_config.warnings(clock(request), service.parse(body.config))
+        if not body.dry_run:
+            # What changed, never the secrets (integration keys) some changes carry.
+            summary = [
+                {k: v for k, v in c.to_dict().items() if k not in ("key", "secret")}
+                for c in changes
+            ]
+            accounts.audit(s, clock(request), who, "config.applied", "", changes=summary[:500])
         return {
             "applied": not body.dry_run,
             "changes": [c.to_dict() for c in changes],

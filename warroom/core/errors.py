@@ -42,6 +42,16 @@ class Unauthorized(DomainError):
     status_code = 401
 
 
+class TooManyRequests(DomainError):
+    """429; `retry_after` seconds go into the Retry-After header and the body."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 def require_choice(value: object, allowed: tuple[str, ...] | list[str], field: str) -> None:
     """422 naming the field and the allowed values unless `value` is one of them."""
     if value not in allowed:

@@ -18,10 +18,11 @@ from fastapi.templating import Jinja2Templates
 
 from warroom.alerts import changes as alert_changes
 from warroom.alerts import service as alerts
+from warroom.auth import accounts
 from warroom.auth import service as auth
 from warroom.config import sso as sso_config
 from warroom.core.clock import ensure_utc, parse_utc
-from warroom.core.errors import DomainError
+from warroom.core.errors import DomainError, TooManyRequests
 from warroom.core.principal import Principal
 from warroom.core.security import constant_equals
 from warroom.core.urls import web_url
@@ -81,6 +82,12 @@ def current(request: Request) -> tuple[Principal, str]:
     raise WebRedirect("/login?next=" + quote(str(request.url.path)))
 
 
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies are sent only over HTTPS (WARROOM_SECURE_COOKIES; on by default when
+    warroom serves HTTPS or its public URL is https)."""
+    return bool(getattr(request.app.state, "secure_cookies", False))
+
+
 def csrf_ok(expected: str, got: str) -> bool:
     return bool(got) and constant_equals(expected, got)
 
@@ -134,7 +141,9 @@ def login_page(request: Request, next: str = "/incidents", error: str = "") -> R
             "sso_name": sso.display_name if sso else "",
         },
     )
-    resp.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict")
+    resp.set_cookie(
+        PRE_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies(request)
+    )
     return resp
 
 
@@ -149,10 +158,15 @@ def login(
     pre = request.cookies.get(PRE_CSRF_COOKIE, "")
     if not pre or not csrf or not constant_equals(pre, csrf):
         return back("/login", "Your login form expired; please try again.")
+    name = login.strip()[:254]
     try:
         with db(request).session() as s:
-            secret, _ = auth.login(s, clock(request), login.strip(), password)
+            secret, _ = auth.login(s, clock(request), name, password)
+    except TooManyRequests as exc:
+        return back("/login?next=" + quote(next), exc.message[0].upper() + exc.message[1:] + ".")
     except DomainError:
+        with db(request).session() as s:
+            accounts.login_failed(s, clock(request), name, "password")
         return back("/login?next=" + quote(next), "Unknown user or wrong password.")
     target = next if next.startswith("/") and not next.startswith("//") else "/incidents"
     resp = RedirectResponse(target, status_code=303)
@@ -161,7 +175,7 @@ def login(
         secret,
         httponly=True,
         samesite="lax",
-        secure=bool(getattr(request.app.state, "secure_cookies", False)),
+        secure=secure_cookies(request),
     )
     resp.delete_cookie(PRE_CSRF_COOKIE)
     return resp
