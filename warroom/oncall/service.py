@@ -29,7 +29,7 @@ from warroom.oncall.models import (
     ScheduleLayer,
     ScheduleOverride,
 )
-from warroom.org.models import Team, User
+from warroom.org.models import Team, TeamMember, User
 from warroom.org.service import user_by_name, valid_timezone
 
 PAGE_DAYS = 14  # the schedule page and warnings look this far ahead
@@ -444,11 +444,23 @@ def issue_feed_token(
     user: User | None = None,
 ) -> str:
     """A new secret feed token (the old one stops working). Shown once; stored hashed.
-    Responders may make one for a schedule or for themselves; only admins for another
-    person."""
+    Responders may make one for themselves; only admins for another person. A schedule's
+    feed, which the whole team may have subscribed to, is made or replaced by an admin
+    or a member of the schedule's team (Forbidden, 403, otherwise)."""
     require_responder(who)
     if user is not None and user.id != who.user_id and not who.is_admin:
         raise Forbidden("only admins may create another user's calendar feed")
+    if schedule is not None and not who.is_admin:
+        member = session.scalar(
+            select(TeamMember.id).where(
+                TeamMember.team_id == schedule.team_id, TeamMember.user_id == who.user_id
+            )
+        )
+        if member is None or who.user_id is None:
+            raise Forbidden(
+                f"only admins and members of the team of schedule {schedule.name!r} may "
+                "replace its calendar feed (everyone subscribed to it would lose it)"
+            )
     q = select(FeedToken)
     if schedule is not None:
         q = q.where(FeedToken.schedule_id == schedule.id)
