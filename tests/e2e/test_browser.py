@@ -60,10 +60,17 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
     errors: list[str] = []
+    blocked: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Anything the Content-Security-Policy blocks is a page that does not work.
+    tab.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield tab
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert blocked == [], f"blocked by the Content-Security-Policy: {blocked}"
 
 
 def give_password(db: Database, name: str) -> None:
