@@ -36,6 +36,11 @@ PG_URL = os.environ.get(
     "WARROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 wire()  # subscribers and job handlers, as every entry point registers them
+# The suite's webhook receivers listen on 127.0.0.1, which the outbound address policy
+# refuses unless an admin allow-lists it (docs/paging.md). Set for the whole run, so the
+# engines and servers that tests start as processes inherit it; a test of the policy
+# itself changes it with monkeypatch.
+os.environ["WARROOM_OUTBOUND_ALLOW"] = "127.0.0.1"
 STORES = [s for s in os.environ.get("WARROOM_TEST_STORES", "sqlite,postgresql").split(",") if s]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

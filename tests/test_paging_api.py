@@ -484,7 +484,7 @@ def test_contact_test_sends_now_and_says_what_happened(
     r = alice.post("/api/v1/users/alice/contact/test", json={"method": "phone"})
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["ok"] and out["outcome"] == "webhook answered HTTP 200"
+    assert out["ok"] and out["outcome"] == "delivered"
     [hit] = org.at("/alice")
     assert hit.signed_by(SECRET)
     assert hit.headers["idempotency-key"] == out["idempotency_key"]
@@ -495,7 +495,8 @@ def test_contact_test_sends_now_and_says_what_happened(
     org.failing["/alice"] = 500
     r = alice.post("/api/v1/users/alice/contact/test", json={"method": "phone"})
     assert r.status_code == 502
-    assert r.json()["error"] == f"webhook {org.url}/alice: HTTP 500"
+    # A generic outcome: the receiver's answer would make the test a port scanner.
+    assert r.json()["error"] == "failed: the receiver did not accept the message"
     assert r.json()["ok"] is False and r.json()["field"] == "method"
 
     r = alice.post("/api/v1/users/alice/contact/test", json={"method": "sms"})
@@ -524,7 +525,7 @@ def test_contact_test_by_email_through_a_real_smtp_server(
         monkeypatch.setenv("WARROOM_SMTP_FROM", "pager@acme.example")
         r = alice.post("/api/v1/users/alice/contact/test", json={"method": "mail"})
         assert r.status_code == 200, r.text
-    assert r.json()["outcome"] == "email to alice@example.test accepted"
+    assert r.json()["outcome"] == "delivered"
     [(rcpt, text)] = inbox
     assert rcpt == ["alice@example.test"]
     assert "From: pager@acme.example" in text
@@ -541,12 +542,13 @@ def test_contact_test_through_apprise(alice: Api, org: Receiver) -> None:
     assert r.status_code == 200, r.text
     r = alice.post("/api/v1/users/alice/contact/test", json={"method": "ap"})
     assert r.status_code == 200, r.text
-    assert r.json()["outcome"] == "delivered through Apprise (json://…)"
+    assert r.json()["outcome"] == "delivered"
     [hit] = org.at("/apprise")
     assert "ref: test:alice:ap:" in hit.json()["message"]
     org.failing["/apprise"] = 500
     r = alice.post("/api/v1/users/alice/contact/test", json={"method": "ap"})
-    assert r.status_code == 502 and r.json()["error"] == "Apprise could not deliver to json://…"
+    assert r.status_code == 502
+    assert r.json()["error"] == "failed: the receiver did not accept the message"
 
 
 class smtp_server:  # noqa: N801 (used as a context manager)

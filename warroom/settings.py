@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,23 @@ def smtp_port() -> int:
 
 def smtp_sender(default: str = NOTIFY_SENDER) -> str:
     return os.environ.get("WARROOM_SMTP_FROM", default)
+
+
+def outbound_allow() -> list[str]:
+    """WARROOM_OUTBOUND_ALLOW: comma-separated networks (`10.0.0.0/8`, `127.0.0.1`, `::1`) and
+    host names (`hooks.corp.example`, `*.corp.example`) that webhooks and Apprise URLs may
+    reach although they are not public; lower-cased, blanks dropped. [] when unset. Raises
+    SettingsError for an entry with a `/` that is not a network."""
+    entries = [e.strip().lower() for e in os.environ.get("WARROOM_OUTBOUND_ALLOW", "").split(",")]
+    for entry in entries:
+        if "/" in entry:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"WARROOM_OUTBOUND_ALLOW: {entry!r} is not a network (e.g. 10.0.0.0/8)"
+                ) from None
+    return [e for e in entries if e]
 
 
 def max_alert_body() -> int:

@@ -255,7 +255,11 @@ def contact_show(user: str | None, as_json: bool) -> None:
 @click.option("--user", default=None, help="another user's method (admins)")
 @json_flag
 def contact_test(method: str, user: str | None, as_json: bool) -> None:
-    """Send a test notification now through one of your contact methods."""
+    """Send a test notification now through one of your contact methods.
+
+    Says only "delivered", "failed: the receiver did not accept the message" or "refused:
+    address not allowed" (the page log of a real page has the details); at most 5 tests a
+    minute."""
     client = Client()
     name = user or _me(client)
     try:
@@ -265,7 +269,7 @@ def contact_test(method: str, user: str | None, as_json: bool) -> None:
             if as_json:
                 emit_json(exc.body)
             raise click.ClickException(
-                f"test notification through {method!r} failed: {exc.body.get('error')}"
+                f"test notification through {method!r}: {exc.body.get('error')}"
             ) from exc
         raise
     if as_json:

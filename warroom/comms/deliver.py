@@ -3,8 +3,10 @@ incident's services (each team's `channel_url`: an Apprise URL or an https webho
 
 One job per update and team, keyed `update:<event>:<team>:<attempt>`; the message's
 idempotency key is `update:<event>:<team>` on every attempt. The outcome of every
-attempt is written to the incident timeline; a failed attempt is retried with
-exponential backoff and jitter.
+attempt is written to the incident timeline with every URL redacted (the channel URL
+holds the chat's credentials); a failed attempt is retried with exponential backoff and
+jitter. The channel URL goes through the outbound address policy at each send
+(channels.send), although an admin set it.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def deliver(
     except channels.DeliveryFailed as exc:
         detail, ok = str(exc), False
     except Exception as exc:  # a channel library failing in its own way
-        detail, ok = f"{type(exc).__name__}: {exc}", False
+        detail, ok = channels.failure_text(exc), False
+    detail = channels.redact_text(detail)
 
     def record(s: Session) -> None:
         inc = s.get(Incident, incident_id)

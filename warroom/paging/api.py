@@ -181,7 +181,10 @@ class ContactTestIn(BaseModel):
 @router.post(
     "/users/{name}/contact/test",
     summary="Send a test notification now through one contact method",
-    responses={502: {"description": "the channel refused or could not be reached"}},
+    responses={
+        429: {"description": "more than 5 tests a minute; see Retry-After"},
+        502: {"description": "the channel refused or could not be reached (a generic outcome)"},
+    },
 )
 def test_contact(
     request: Request, name: str, body: ContactTestIn, who: Principal = responder
@@ -189,17 +192,39 @@ def test_contact(
     with db(request).read() as s:
         user = queries.contact_owner(s, who, name, "test")
         ch = queries.contact_channel(s, user, body.method)
+    wait = _test_limiter(request).retry_after(f"{who.user_id}:{who.name}", clock(request).now())
+    if wait is not None:
+        return JSONResponse(
+            {
+                "error": f"at most {contacts.TESTS_PER_MINUTE} contact tests a minute; "
+                f"try again in {wait} s",
+                "field": "method",
+            },
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     try:
         return queries.send_test(clock(request), ch)
     except channels.DeliveryFailed as exc:
+        # Only the generic outcome: the channel's own message would tell what answered.
         return JSONResponse(
             {
-                "error": str(exc) or "the channel did not accept the message",
+                "error": exc.public,
                 "field": "method",
                 "user": ch.user,
                 "method": ch.method,
                 "kind": ch.kind,
                 "ok": False,
+                "outcome": exc.public,
             },
             status_code=502,
         )
+
+
+def _test_limiter(request: Request) -> contacts.ContactTestLimiter:
+    """The app's contact test limiter (one per app, made on first use)."""
+    state = request.app.state
+    limiter: contacts.ContactTestLimiter | None = getattr(state, "contact_test_limiter", None)
+    if limiter is None:
+        limiter = state.contact_test_limiter = contacts.ContactTestLimiter()
+    return limiter

@@ -1,16 +1,29 @@
 """Contact methods (email, signed webhook, Apprise URL) and notification rules: how
 and when each person is reached once a page names them. Replacing a person's methods
-validates everything first and deletes the old rules before their methods."""
+validates everything first and deletes the old rules before their methods.
+
+Invariants:
+- An email method's address is exactly one addr-spec (channels.one_email_address): no
+  second recipient, display name, blank or line break can reach the To: header.
+- A webhook or Apprise address whose host resolves to a non-public address is refused
+  when saved unless WARROOM_OUTBOUND_ALLOW allows it (notify.channels), and checked
+  again at every send.
+- A contact test is rate-limited per caller (ContactTestLimiter); it answers only a
+  generic outcome (DeliveryFailed.public), never the channel's own message."""
 
 from __future__ import annotations
 
+import math
+import threading
+from collections import deque
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import ValidationFailed
-from warroom.notify.channels import check_apprise_url
+from warroom.notify import channels
 from warroom.org.models import User
 from warroom.paging import rules
 from warroom.paging.models import ContactMethod, NotificationRule
@@ -48,16 +61,22 @@ def check_method(kind: str, address: str, field: str) -> None:
     address = address.strip()
     if not address:
         raise ValidationFailed("address must not be empty", field=f"{field}.address")
-    if kind == "email" and ("@" not in address or " " in address):
-        raise ValidationFailed(f"{address!r} is not an email address", field=f"{field}.address")
-    if kind == "webhook" and not address.startswith(("http://", "https://")):
+    if kind == "email" and not channels.one_email_address(address):
         raise ValidationFailed(
-            "a webhook address must start with http:// or https://", field=f"{field}.address"
+            f"{address!r} is not one email address (name@domain, nothing else)",
+            field=f"{field}.address",
         )
+    problem = None
+    if kind == "webhook":
+        problem = channels.check_webhook_url(address)
     if kind == "apprise":
-        problem = check_apprise_url(address)
-        if problem:
-            raise ValidationFailed(problem, field=f"{field}.address")
+        problem = channels.check_apprise_url(address)
+    if problem:
+        raise ValidationFailed(problem, field=f"{field}.address")
+    try:
+        channels.check_destination(kind, address)
+    except channels.AddressRefused as exc:
+        raise ValidationFailed(str(exc), field=f"{field}.address") from None
 
 
 def set_contact(
@@ -148,3 +167,32 @@ def contact_dict(session: Session, user: User, show_secrets: bool = False) -> di
         ],
         "default_email": None if methods else user.email,
     }
+
+
+TESTS_PER_MINUTE = 5
+
+
+class ContactTestLimiter:
+    """At most `per_minute` contact tests per caller in any 60 seconds, counted in this
+    process (each server process counts its own)."""
+
+    def __init__(self, per_minute: int = TESTS_PER_MINUTE) -> None:
+        self.per_minute = per_minute
+        self._sent: dict[str, deque[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, caller: str, now: datetime) -> int | None:
+        """Counts a test by `caller` at `now` and returns None when it may go ahead; else
+        returns the whole seconds until it may (and counts nothing)."""
+        window = timedelta(minutes=1)
+        with self._lock:
+            sent = self._sent.setdefault(caller, deque())
+            while sent and sent[0] <= now - window:
+                sent.popleft()
+            if len(sent) >= self.per_minute:
+                return max(1, math.ceil((sent[0] + window - now).total_seconds()))
+            sent.append(now)
+            if len(self._sent) > 10_000:  # forget callers that are idle
+                for key in [k for k, v in self._sent.items() if not v or v[-1] <= now - window]:
+                    del self._sent[key]
+            return None

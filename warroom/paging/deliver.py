@@ -5,7 +5,10 @@ is held while a receiver is slow: read what to send, send it, record the outcome
 between sending and recording re-runs the job once its lease expires; the repeat carries
 the same idempotency key. A failed attempt is retried with exponential backoff and jitter
 up to MAX_ATTEMPTS times; the first failure also falls through to the person's next
-contact method. Every attempt and its outcome is written to the incident timeline.
+contact method. Every attempt and its outcome is written to the incident timeline and
+the notification's log with every URL redacted (channels.redact_text: what viewers see
+never holds a webhook's token), and the address is checked against the outbound address
+policy at each send (channels.send).
 """
 
 from __future__ import annotations
@@ -171,9 +174,10 @@ def deliver(
     except channels.DeliveryFailed as exc:
         detail, ok = str(exc), False
     except Exception as exc:  # a channel library failing in its own way is a failed attempt
-        log.warning("notification %s: %s", nid, exc)
-        detail, ok = f"{type(exc).__name__}: {exc}", False
-    return lambda s: record_attempt(s, clock, nid, attempt, ok, detail[:500])
+        detail, ok = channels.failure_text(exc), False
+        log.warning("notification %s: %s", nid, detail)
+    detail = channels.redact_text(detail)[:500]
+    return lambda s: record_attempt(s, clock, nid, attempt, ok, detail)
 
 
 def record_attempt(

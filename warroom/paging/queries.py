@@ -143,8 +143,9 @@ def contact_channel(session: Session, user: User, method: str) -> Channel:
 
 
 def send_test(clock: Clock, ch: Channel) -> dict[str, Any]:
-    """Sends a test notification now (no transaction is open meanwhile); raises
-    channels.DeliveryFailed with the channel's own message."""
+    """Sends a test notification now (no transaction is open meanwhile). Its `outcome` is
+    "delivered"; a failure raises channels.DeliveryFailed, whose `public` text is all the
+    caller should be shown."""
     now = clock.now()
     key = f"test:{ch.user}:{ch.method}:{secrets.token_hex(6)}"
     base = links.base_url()
@@ -165,17 +166,17 @@ def send_test(clock: Clock, ch: Channel) -> dict[str, Any]:
         },
     )
     try:
-        outcome = channels.send(ch.kind, ch.address, ch.secret, msg)
+        channels.send(ch.kind, ch.address, ch.secret, msg)
     except channels.DeliveryFailed:
         raise
     except Exception as exc:  # a channel library failing its own way is a failed send
-        raise channels.DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+        raise channels.DeliveryFailed(channels.failure_text(exc)) from exc
     return {
         "user": ch.user,
         "method": ch.method,
         "kind": ch.kind,
         "ok": True,
-        "outcome": outcome,
+        "outcome": channels.DELIVERED,
         "idempotency_key": key,
         "sent_at": iso(now),
     }
@@ -268,7 +269,8 @@ def get_escalation(session: Session, escalation_id: int) -> Escalation:
 
 
 def notification_dict(n: Notification, users: dict[int, str]) -> dict[str, Any]:
-    """Returns the API form of a notification, without address or secret.
+    """Returns the API form of a notification, without address or secret, its error and
+    log texts with URLs redacted (also those recorded before redaction at send time).
     Levels and passes count from 1."""
     return {
         "id": n.id,
@@ -281,9 +283,11 @@ def notification_dict(n: Notification, users: dict[int, str]) -> dict[str, Any]:
         "idempotency_key": n.key,
         "due_at": iso(n.due_at),
         "attempts": n.attempts,
-        "last_error": n.last_error,
+        "last_error": channels.redact_text(n.last_error or ""),
         "sent_at": iso(n.sent_at) if n.sent_at else None,
-        "log": list(n.log or []),
+        "log": [
+            {**e, "detail": channels.redact_text(str(e.get("detail") or ""))} for e in n.log or []
+        ],
     }
 
 

@@ -26,6 +26,7 @@ from warroom.core.principal import Principal, require_responder
 from warroom.engine.queue import enqueue
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.timeline import record
+from warroom.notify import channels
 from warroom.oncall.service import on_call_user_ids
 from warroom.org.models import Service, Team, TeamMember, User
 from warroom.org.service import user_by_name
@@ -46,8 +47,9 @@ NOTIFY_JOB = "notify"
 
 
 def timeline(session: Session, clock: Clock, esc: Escalation, text: str, **data: Any) -> None:
-    """Appends a `page` line about the escalation to its incident's timeline.
-    A no-op for an alert's escalation; changes no state; publishes nothing."""
+    """Appends a `page` line about the escalation to its incident's timeline, any URL in
+    it redacted (channels.redact_text). A no-op for an alert's escalation; changes no
+    state; publishes nothing."""
     if esc.incident_id is None:
         return
     inc = session.get(Incident, esc.incident_id)
@@ -57,7 +59,7 @@ def timeline(session: Session, clock: Clock, esc: Escalation, text: str, **data:
             clock,
             inc,
             kind="page",
-            text=text,
+            text=channels.redact_text(text),
             actor=None,
             data={"escalation_id": esc.id, **data},
         )

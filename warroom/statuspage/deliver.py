@@ -1,6 +1,7 @@
 """Engine handlers that deliver status page notifications to subscribers.
 
-Email goes through SMTP (WARROOM_SMTP_HOST, WARROOM_SMTP_PORT, WARROOM_SMTP_FROM);
+Email goes through SMTP (WARROOM_SMTP_HOST, WARROOM_SMTP_PORT, WARROOM_SMTP_FROM); its
+Subject is one line (channels.header_text) whatever the page or incident name holds;
 webhooks get a JSON POST with an Idempotency-Key header, so a retry after a crash is
 recognisable. A failure raises, and the engine retries with backoff.
 """
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from warroom import settings
 from warroom.core.clock import Clock
-from warroom.notify.channels import smtp_send
+from warroom.notify.channels import header_text, smtp_send
 from warroom.statuspage import subscriptions
 from warroom.statuspage.render import INCIDENT_STATUS_LABELS, ts
 
@@ -28,7 +29,7 @@ def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     links = info["links"]
     if info["confirm"]:
         msg = EmailMessage()
-        msg["Subject"] = f"Confirm your subscription to {info['page']} status"
+        msg["Subject"] = header_text(f"Confirm your subscription to {info['page']} status")
         msg["From"] = settings.smtp_sender(settings.STATUS_SENDER)
         msg["To"] = sub.address
         msg.set_content(
@@ -69,7 +70,7 @@ def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
         resp.raise_for_status()
         return
     msg = EmailMessage()
-    msg["Subject"] = f"[{info['page']} status] {label}: {pub.name}"
+    msg["Subject"] = header_text(f"[{info['page']} status] {label}: {pub.name}")
     msg["From"] = settings.smtp_sender(settings.STATUS_SENDER)
     msg["To"] = sub.address
     msg["List-Unsubscribe"] = f"<{links['unsubscribe']}>"
