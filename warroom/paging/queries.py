@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
-from warroom.core.clock import Clock, iso
+from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.incidents.models import Incident
@@ -24,6 +25,9 @@ from warroom.org.service import user_by_name
 from warroom.paging import links, rules
 from warroom.paging.contacts import contact_methods
 from warroom.paging.models import ContactMethod, Escalation, InstanceKey, Notification
+
+# A one-click link acts for this long after its notification was made.
+LINK_LIFETIME = timedelta(days=7)
 
 # --- which pages a caller may see -------------------------------------------------------
 
@@ -212,6 +216,24 @@ def recipient(session: Session, n: Notification) -> Principal:
         if user is not None:
             return Principal(role="responder", user_id=user.id, name=user.name)
     return Principal(role="responder", user_id=None, name="fallback channel")
+
+
+def link_actor(session: Session, clock: Clock, n: Notification) -> Principal:
+    """Who acts when a link is used now: the recipient with their current role, or the
+    team channel (as a responder) for a fallback. Raises Forbidden (403) for a link older
+    than LINK_LIFETIME or a recipient who has since been deactivated; a recipient since
+    made a viewer is refused by the action's own role check."""
+    if ensure_utc(n.created_at) + LINK_LIFETIME < clock.now():
+        raise Forbidden(
+            f"this link is older than {LINK_LIFETIME.days} days and no longer acts; "
+            "log in to warroom to acknowledge or resolve"
+        )
+    if n.user_id is None:
+        return Principal(role="responder", user_id=None, name="fallback channel")
+    user = session.get(User, n.user_id)
+    if user is None or not user.active:
+        raise Forbidden("the person this link was sent to is deactivated; nothing was changed")
+    return Principal(role=user.role, user_id=user.id, name=user.name)
 
 
 def link_view(session: Session, n: Notification, esc: Escalation, action: str) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def link_act(request: Request, token: str) -> Response:
             already = done_message(before)
             if already:
                 return _link_page(request, token, before, result=already)
-            who = queries.recipient(s, n)
+            who = queries.link_actor(s, c, n)
             paging.act(s, c, who, esc, action)
             s.flush()
             view = queries.link_view(s, n, esc, action)
