@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from tests.conftest import Api
+from tests.receivers import WebhookReceiver
 from tests.test_statuspage import _Catcher, _drain, _mail, declare
 from tests.test_web import Browser, give_password, login
 from warroom.config import service as config
@@ -286,3 +287,34 @@ def test_internal_updates_of_a_private_incident_stay_off_team_channels(
         json={"template": "status", "audience": "internal"},
     )
     assert r.json()["delivery"] == "queued" and r.json()["channels"] == ["#pay"]
+
+
+def test_an_update_queued_before_the_incident_is_made_private_is_not_posted(
+    alice: Api, db: Database, clock: ManualClock, hooks: dict[str, WebhookReceiver]
+) -> None:
+    from warroom.engine.worker import Worker
+
+    with db.session() as s:
+        config.apply(
+            s,
+            clock,
+            {
+                "teams": [
+                    {
+                        "name": "payments",
+                        "channel": "#pay",
+                        "channel_url": hooks["channel"].url + "/pay",
+                    }
+                ],
+                "services": [{"name": "checkout", "owner": "payments"}],
+            },
+        )
+    ref = declare(alice, title="Card data exposed", services=["checkout"])
+    r = alice.post(
+        f"/api/v1/incidents/{ref}/updates",
+        json={"template": "status", "extra": "Rotating keys.", "audience": "internal"},
+    )
+    assert r.json()["delivery"] == "queued"
+    assert alice.patch(f"/api/v1/incidents/{ref}", json={"private": True}).status_code == 200
+    Worker(db, clock).run_due()
+    assert [h.path for h in hooks["channel"].hits] == []

@@ -74,7 +74,9 @@ def deliver(
         if ev is None or team is None or not team.channel_url:
             return None
         inc = s.get(Incident, ev.incident_id)
-        assert inc is not None
+        if inc is None or inc.private:
+            # Made private after the update was queued: its channel must not read it.
+            return None
         ref, incident_id = rules.short_id(inc.id), inc.id
         url, label = team.channel_url, team.channel or team.name
         key = f"update:{event_id}:{team_id}"

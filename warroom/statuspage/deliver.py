@@ -11,12 +11,11 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
 from sqlalchemy.orm import Session
 
 from warroom import settings
 from warroom.core.clock import Clock
-from warroom.notify.channels import header_text, smtp_send
+from warroom.notify.channels import header_text, outbound_client, smtp_send
 from warroom.statuspage import subscriptions
 from warroom.statuspage.render import INCIDENT_STATUS_LABELS, ts
 
@@ -61,12 +60,11 @@ def deliver(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
                 ],
             },
         }
-        resp = httpx.post(
-            sub.address,
-            json=body,
-            headers={"Idempotency-Key": info["idempotency_key"]},
-            timeout=10,
-        )
+        # Through the outbound address policy, as every address people configured.
+        with outbound_client(timeout=10) as http:
+            resp = http.post(
+                sub.address, json=body, headers={"Idempotency-Key": info["idempotency_key"]}
+            )
         resp.raise_for_status()
         return
     msg = EmailMessage()
