@@ -66,3 +66,8 @@ def test_store_commands_name_the_store_and_never_make_one_by_accident(
     missing.parent.mkdir()
     r = cli("token", "create", "--role", "admin", "--create", WARROOM_DATABASE_URL=url)
     assert missing.exists() and r.stdout.strip().startswith("wr_")
+
+
+def test_serve_refuses_a_malformed_outbound_allow_list(cli: Run) -> None:  # noqa: F811
+    r = cli("serve", "--port", "1", WARROOM_OUTBOUND_ALLOW="10.0.0.0/99", ok=False)
+    assert "WARROOM_OUTBOUND_ALLOW" in r.stderr and "is not a network" in r.stderr

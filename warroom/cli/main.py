@@ -17,7 +17,7 @@ from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
 from warroom.cli.paging import contact, escalation, page
 from warroom.cli.status import status
-from warroom.settings import Settings, SettingsError, default_base_url
+from warroom.settings import Settings, SettingsError, default_base_url, outbound_allow
 from warroom.settings import public_url as configured_public_url
 
 if TYPE_CHECKING:
@@ -213,6 +213,10 @@ def serve(
     # Checked before anything starts: no store is opened with a broken flag.
     tls = _tls_files(tls_cert, tls_key)
     _check_public_url(public_url)
+    try:  # a malformed allow-list stops here, not at the first page sent
+        outbound_allow()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
     public = configured_public_url()
     if tls or public.startswith("https://"):
         # Cookies of an HTTPS site are Secure unless WARROOM_SECURE_COOKIES says otherwise.
