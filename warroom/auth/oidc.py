@@ -611,6 +611,8 @@ def sign_in(session: Session, clock: Clock, cfg: OidcSettings, identity: Identit
         user.name,
         issuer=cfg.issuer,
         created=created,
-        **({"role_from": previous_role, "role_to": user.role} if previous_role != user.role else {}),
+        **(
+            {"role_from": previous_role, "role_to": user.role} if previous_role != user.role else {}
+        ),
     )
     return SignedIn(user=user, secret=secret, csrf=csrf, created=created)
