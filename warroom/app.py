@@ -25,6 +25,8 @@ from warroom.core.clock import Clock, SystemClock
 from warroom.core.errors import DomainError, TooManyRequests
 from warroom.core.text import RefuseBadText
 from warroom.db.session import Database
+from warroom.heartbeats.api import ping_router as heartbeat_ping_router
+from warroom.heartbeats.api import router as heartbeats_router
 from warroom.http import RequestGuard
 from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feed_router as oncall_feed_router
@@ -132,6 +134,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(comms_router)
     app.include_router(incidents_router)
     app.include_router(alerts_router)
+    app.include_router(heartbeats_router)
+    app.include_router(heartbeat_ping_router)
     app.include_router(org_router)
     app.include_router(auth_router)
     app.include_router(config_router)

@@ -5,6 +5,7 @@ from warroom.auth.models import ApiToken, AuditEntry, PasswordReset, WebSession
 from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
 from warroom.engine.models import Job
+from warroom.heartbeats.models import Heartbeat, HeartbeatOutage
 from warroom.incidents.models import (
     Incident,
     IncidentParticipant,
@@ -44,6 +45,8 @@ __all__ = [
     "ChangeEvent",
     "CommsTemplate",
     "FeedToken",
+    "Heartbeat",
+    "HeartbeatOutage",
     "LayerMember",
     "Schedule",
     "ScheduleLayer",

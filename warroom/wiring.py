@@ -23,6 +23,8 @@ from warroom.comms import deliver as comms_deliver
 from warroom.comms import service as comms_service
 from warroom.comms import subscribers as comms_subscribers
 from warroom.engine.worker import DB_HANDLERS, HANDLERS
+from warroom.heartbeats import service as heartbeat_service
+from warroom.heartbeats import subscribers as heartbeat_subscribers
 from warroom.incidents import events as incident_events
 from warroom.incidents import subscribers as incident_subscribers
 from warroom.incidents import targets
@@ -72,6 +74,10 @@ def _subscribe() -> None:
     seam.on(alert_events.AlertResolved, paging_subscribers.on_alert_resolved)
     seam.on(alert_events.AlertResolved, incident_subscribers.on_alert_resolved)
 
+    # An integration's always-firing Watchdog alert arrived: its heartbeat monitor is pinged
+    # (a missed beat raises an alert of its own through ingestion, from the engine job).
+    seam.on(alert_events.HeartbeatAlertReceived, heartbeat_subscribers.on_heartbeat_alert)
+
     # A responder acts on a page: the incident or alert it was for is acknowledged or
     # resolved (which stops the pages, above).
     seam.on(paging_events.PageAcknowledged, incident_subscribers.on_page_acknowledged)
@@ -96,6 +102,7 @@ def _handlers() -> None:
     HANDLERS["statuspage_maintenance"] = statuspage_maintenance.run_maintenance_step
     HANDLERS["statuspage_fanout"] = statuspage_subscriptions.fan_out
     HANDLERS["statuspage_deliver"] = statuspage_deliver.deliver
+    HANDLERS[heartbeat_service.JOB] = heartbeat_service.run_deadline
     # Deliveries talk to the outside world in short transactions of their own.
     DB_HANDLERS[paging_service.NOTIFY_JOB] = paging_deliver.deliver
     DB_HANDLERS[comms_deliver.JOB] = comms_deliver.deliver

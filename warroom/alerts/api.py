@@ -32,6 +32,15 @@ admin = Depends(needs("admin"))
 # --- management API --------------------------------------------------------------------
 
 
+class IntegrationHeartbeatIn(BaseModel):
+    """An always-firing alert whose notifications ping a heartbeat monitor instead of
+    being ingested (Alertmanager's Watchdog)."""
+
+    model_config = ConfigDict(extra="forbid")
+    alert: str = Field(min_length=1, max_length=100, examples=["Watchdog"])
+    monitor: str = Field(min_length=1, max_length=100, examples=["prometheus-eu"])
+
+
 class IntegrationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
@@ -40,6 +49,7 @@ class IntegrationIn(BaseModel):
     hmac_secret: str | None = Field(default=None, min_length=16, max_length=200)
     mapping: dict[str, Any] = {}
     rate_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
+    heartbeat: IntegrationHeartbeatIn | None = None
 
 
 def _endpoint_for(request: Request, kind: str, key: str) -> str:
@@ -64,7 +74,11 @@ def list_integrations(request: Request, _: Principal = admin) -> list[dict[str, 
     with db(request).read() as s:
         return [
             integrations.integration_dict(s, r)
-            for r in s.scalars(select(Integration).order_by(Integration.name))
+            for r in s.scalars(
+                select(Integration)
+                .where(Integration.kind != integrations.INTERNAL_KIND)
+                .order_by(Integration.name)
+            )
         ]
 
 

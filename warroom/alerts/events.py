@@ -33,6 +33,17 @@ class AlertAttached(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HeartbeatAlertReceived(Event):
+    """A notification of an integration carried its declared always-firing alert (an
+    Alertmanager `Watchdog`), still firing: it counts as a ping of the heartbeat monitor
+    named `monitor`, and that alert was not ingested. Published at most once per
+    integration and intake batch."""
+
+    integration_id: int
+    monitor: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlertAcknowledged(Event):
     alert_id: int
     incident_id: int | None

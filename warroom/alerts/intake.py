@@ -24,6 +24,7 @@ from warroom import settings
 from warroom.alerts import integrations
 from warroom.alerts.parsers import (
     InvalidEvent,
+    NormalizedEvent,
     key_error,
     parse_alertmanager,
     parse_pagerduty,
@@ -171,10 +172,13 @@ async def webhook(ing: Ingestor, kind: str, key: str, raw: bytes, signature: str
             events, truncated = grouped.events, grouped.truncated
     except InvalidEvent as exc:
         return 400, {"error": exc.errors[0], "errors": exc.errors, "field": "body"}, {}
+    beat = False
+    if ref.heartbeat_alert is not None:
+        events, beat = _split_heartbeat(events, ref.heartbeat_alert)
     limited = _limited(ing, ref, max(1, len(events)))
     if limited:
         return limited
-    outcomes = await ing.submit(ref, events) if events else []
+    outcomes = await ing.submit(ref, events, heartbeat=beat) if events or beat else []
     results = [
         {"dedup_key": o.dedup_key, "action": o.action, "alert": o.alert_id, "incident": o.incident}
         for o in outcomes
@@ -184,6 +188,18 @@ async def webhook(ing: Ingestor, kind: str, key: str, raw: bytes, signature: str
         {"status": "success", "alerts": len(events), "truncated": truncated, "results": results},
         {},
     )
+
+
+def _split_heartbeat(
+    events: list[NormalizedEvent], alert: str
+) -> tuple[list[NormalizedEvent], bool]:
+    """The events other than the integration's heartbeat alert, and whether that alert was
+    there still firing (a ping). Its resolution is dropped too: only its silence pages."""
+    rest = [e for e in events if e.labels.get("alertname") != alert]
+    if len(rest) == len(events):
+        return events, False
+    beat = any(e.action == "trigger" and e.labels.get("alertname") == alert for e in events)
+    return rest, beat
 
 
 def ingestor_for(app_state: Any) -> Ingestor:

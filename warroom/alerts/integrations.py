@@ -18,6 +18,8 @@ from warroom.core.errors import Conflict, NotFound, ValidationFailed, require_ch
 from warroom.org.models import Service
 
 KINDS = ("pagerduty", "alertmanager", "grafana", "webhook")
+HEARTBEAT_KINDS = ("alertmanager", "grafana")  # whose notifications name their alerts
+INTERNAL_KIND = "heartbeat"  # the alerts of a heartbeat monitor; no intake path takes it
 
 
 def hash_key(key: str) -> str:
@@ -43,13 +45,16 @@ def create_integration(
     hmac_secret: str | None = None,
     mapping: dict[str, Any] | None = None,
     rate_per_minute: int | None = None,
+    heartbeat: dict[str, str] | None = None,
 ) -> tuple[Integration, str]:
     """Creates an integration and returns it with its new URL key, the only time the key is shown.
     Raises ValidationFailed (422) for an unknown kind (field `kind`), a name that is empty or over
     100 characters (`name`), a rate below 1 (`rate_per_minute`) or an unknown service
-    (`service`), and Conflict (409, field `name`) when the name is taken. Checks no role (the API
-    requires admin); runs in the caller's transaction and publishes nothing."""
+    (`service`), a `heartbeat` that is not `{alert, monitor}` on an Alertmanager or Grafana
+    integration (`heartbeat`), and Conflict (409, field `name`) when the name is taken. Checks
+    no role (the API requires admin); runs in the caller's transaction and publishes nothing."""
     require_choice(kind, KINDS, "kind")
+    alert, monitor = check_heartbeat(kind, heartbeat)
     name = name.strip()
     if not name or len(name) > 100:
         raise ValidationFailed("name must be 1-100 characters", field="name")
@@ -68,6 +73,8 @@ def create_integration(
         hmac_secret=hmac_secret or None,
         mapping=mapping or {},
         rate_per_minute=rate_per_minute,
+        heartbeat_alert=alert,
+        heartbeat_monitor=monitor,
         created_at=clock.now(),
     )
     session.add(row)
@@ -75,11 +82,69 @@ def create_integration(
     return row, key
 
 
+def check_heartbeat(kind: str, heartbeat: dict[str, str] | None) -> tuple[str | None, str | None]:
+    """Returns the (alert name, monitor name) of an integration's heartbeat declaration, or
+    (None, None) without one. Raises ValidationFailed (422, field `heartbeat`) unless both
+    are non-empty text of at most 100 characters on an Alertmanager or Grafana integration."""
+    if not heartbeat:
+        return None, None
+    if kind not in HEARTBEAT_KINDS:
+        raise ValidationFailed(
+            f"heartbeat is for {' and '.join(HEARTBEAT_KINDS)} integrations", field="heartbeat"
+        )
+    alert, monitor = heartbeat.get("alert"), heartbeat.get("monitor")
+    extra = set(heartbeat) - {"alert", "monitor"}
+    if extra:
+        raise ValidationFailed(
+            f"heartbeat has unknown field {sorted(extra)[0]!r}", field="heartbeat"
+        )
+    for name, value in (("alert", alert), ("monitor", monitor)):
+        if not isinstance(value, str) or not value.strip() or len(value) > 100:
+            raise ValidationFailed(
+                f"heartbeat.{name} must be 1-100 characters", field=f"heartbeat.{name}"
+            )
+    assert isinstance(alert, str) and isinstance(monitor, str)
+    return alert.strip(), monitor.strip()
+
+
+def set_heartbeat(row: Integration, heartbeat: dict[str, str] | None) -> None:
+    """Declares (or with None, removes) the integration's always-firing heartbeat alert;
+    raises as `check_heartbeat` does."""
+    row.heartbeat_alert, row.heartbeat_monitor = check_heartbeat(row.kind, heartbeat)
+
+
+def internal_integration(session: Session, clock: Clock, name: str, service_id: int) -> Integration:
+    """Returns the internal integration named `name` (kind `heartbeat`), made now if missing,
+    with `service_id` as its service: a heartbeat monitor's alerts belong to it and route like
+    any other alert. No intake path accepts its key, which is random and never shown."""
+    row = session.scalar(select(Integration).where(Integration.name == name))
+    if row is not None:
+        if row.kind != INTERNAL_KIND:
+            raise Conflict(f"an integration named {name!r} exists already", field="name")
+        row.service_id = service_id
+        return row
+    key = new_key()
+    row = Integration(
+        name=name,
+        kind=INTERNAL_KIND,
+        service_id=service_id,
+        key_hash=hash_key(key),
+        key_hint=key[:4],
+        mapping={},
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def rotate_key(session: Session, clock: Clock, name: str) -> str:
     """Gives the integration a new URL key and returns it; the old key stops working on commit.
     Raises NotFound (404, field `integration`) for an unknown name. Checks no role (the API
     requires admin); runs in the caller's transaction."""
     row = integration_by_name(session, name)
+    if row.kind == INTERNAL_KIND:
+        raise NotFound(f"no integration named {name!r}", field="integration")
     key = new_key()
     row.key_hash, row.key_hint, row.rotated_at = hash_key(key), key[:4], clock.now()
     return key
@@ -95,7 +160,11 @@ def integration_by_name(session: Session, name: str) -> Integration:
 
 def integration_by_key(session: Session, key: str) -> Integration | None:
     """Returns the integration whose URL key is `key`, or None; reads only and checks no role."""
-    return session.scalar(select(Integration).where(Integration.key_hash == hash_key(key)))
+    return session.scalar(
+        select(Integration).where(
+            Integration.key_hash == hash_key(key), Integration.kind != INTERNAL_KIND
+        )
+    )
 
 
 def verify_signature(secret: str | None, body: bytes, header: str | None) -> bool:
@@ -128,6 +197,14 @@ def integration_dict(session: Session, row: Integration) -> dict[str, Any]:
         "signed": bool(row.hmac_secret),
         "rate_per_minute": row.rate_per_minute,
         "mapping": dict(row.mapping or {}),
+        "heartbeat": heartbeat_dict(row),
         "created_at": iso(row.created_at),
         "rotated_at": iso(row.rotated_at),
     }
+
+
+def heartbeat_dict(row: Integration) -> dict[str, str] | None:
+    """The integration's heartbeat declaration as `{alert, monitor}`, or None."""
+    if row.heartbeat_alert and row.heartbeat_monitor:
+        return {"alert": row.heartbeat_alert, "monitor": row.heartbeat_monitor}
+    return None

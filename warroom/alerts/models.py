@@ -27,6 +27,10 @@ class Integration(Base):
     hmac_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # An always-firing alert (Alertmanager's Watchdog) whose notifications ping the
+    # heartbeat monitor named `heartbeat_monitor` instead of being ingested.
+    heartbeat_alert: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    heartbeat_monitor: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None] = mapped_column(nullable=True)
 

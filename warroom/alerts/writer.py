@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from warroom import seam
 from warroom.alerts import changes, integrations, repeats
+from warroom.alerts.events import HeartbeatAlertReceived
 from warroom.alerts.models import Integration
 from warroom.alerts.parsers import ChangePayload, NormalizedEvent
 from warroom.core.clock import Clock
@@ -43,6 +45,7 @@ class IntegrationRef:
     hmac_secret: str | None
     mapping: dict[str, Any]
     rate_per_minute: int | None
+    heartbeat_alert: str | None = None  # the always-firing alert that is a ping
 
 
 @dataclass
@@ -52,6 +55,7 @@ class _Item:
     change: ChangePayload | None = None
     future: asyncio.Future[Any] | None = None
     incident_refs: bool = True
+    heartbeat: bool = False  # the request carried the integration's heartbeat alert
 
 
 class RateLimiter:
@@ -129,6 +133,7 @@ class Ingestor:
         events: list[NormalizedEvent] | None = None,
         change: ChangePayload | None = None,
         incident_refs: bool = True,
+        heartbeat: bool = False,
     ) -> Any:
         loop = asyncio.get_running_loop()
         writer = self._writers.get(loop)
@@ -138,7 +143,9 @@ class Ingestor:
             writer.task = loop.create_task(self._run(writer))
             self._writers[loop] = writer
         future: asyncio.Future[Any] = loop.create_future()
-        writer.queue.put_nowait(_Item(ref.id, events or [], change, future, incident_refs))
+        writer.queue.put_nowait(
+            _Item(ref.id, events or [], change, future, incident_refs, heartbeat)
+        )
         return await future
 
     async def close(self) -> None:
@@ -291,7 +298,10 @@ class Ingestor:
                 return integ
 
             alerts_of: dict[int, list[int]] = {}
+            beats: set[int] = set()
             for i, item in enumerate(batch):
+                if item.heartbeat:
+                    beats.add(item.integration_id)
                 if item.change is not None:
                     integ = integration(item.integration_id)
                     row = changes.record_change(
@@ -303,8 +313,23 @@ class Ingestor:
                         integration_id=integ.id,
                     )
                     results[i] = row.id
+                elif not item.events:
+                    results[i] = []
                 else:
                     alerts_of.setdefault(item.integration_id, []).append(i)
+            # One ping per integration and batch, however many notifications carried it.
+            for integ_id in sorted(beats):
+                integ = integration(integ_id)
+                if integ.heartbeat_monitor:
+                    seam.publish(
+                        s,
+                        self.clock,
+                        HeartbeatAlertReceived(
+                            at=self.clock.now(),
+                            integration_id=integ_id,
+                            monitor=integ.heartbeat_monitor,
+                        ),
+                    )
             for integ_id, indexes in alerts_of.items():
                 events = [ev for i in indexes for ev in batch[i].events]
                 refs = any(batch[i].incident_refs for i in indexes)
@@ -380,4 +405,5 @@ def _ref(row: Integration) -> IntegrationRef:
         hmac_secret=row.hmac_secret,
         mapping=dict(row.mapping or {}),
         rate_per_minute=row.rate_per_minute,
+        heartbeat_alert=row.heartbeat_alert if row.heartbeat_monitor else None,
     )

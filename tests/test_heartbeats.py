@@ -1,0 +1,275 @@
+"""Heartbeat monitors on both stores, with the injected clock: on time, late, paused,
+maintenance, recovery; the missed beat's alert pages through an escalation policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Api
+from tests.paging_support import Receiver, apply, organisation
+from warroom.core.clock import ManualClock
+from warroom.db.session import Database
+from warroom.engine.models import Job
+from warroom.engine.worker import Worker
+
+
+@pytest.fixture
+def org(admin: Api) -> Iterator[Receiver]:
+    with Receiver() as hook:
+        apply(admin, organisation(hook))
+        yield hook
+
+
+@pytest.fixture
+def worker(db: Database, clock: ManualClock) -> Worker:
+    return Worker(db, clock)
+
+
+def create(admin: Api, name: str = "backup", **kw: Any) -> dict[str, Any]:
+    body = {"name": name, "service": "checkout", "interval": "5m", "grace": "2m", **kw}
+    r = admin.post("/api/v1/heartbeats", json=body)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def show(api: Api, name: str = "backup") -> dict[str, Any]:
+    r = api.get(f"/api/v1/heartbeats/{name}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def ping(client: Any, url: str, method: str = "GET") -> int:
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    return int(client.request(method, "/" + path).status_code)
+
+
+def alerts(api: Api) -> list[dict[str, Any]]:
+    return list(api.get("/api/v1/alerts").json()["items"])
+
+
+def test_on_time_pings_keep_it_up_and_the_timer_moves_in_place(
+    admin: Api,
+    alice: Api,
+    client: Any,
+    org: Receiver,
+    worker: Worker,
+    clock: ManualClock,
+    db: Database,
+) -> None:
+    created = create(admin)
+    assert created["url"].startswith("http://testserver/ping/hb_")
+    assert created["state"] == "new" and created["deadline_at"] == "2026-03-02T09:07:00Z"
+    for minutes in (4, 5, 5):
+        clock.advance(minutes=minutes)
+        assert ping(client, created["url"], "GET" if minutes == 4 else "POST") == 200
+        worker.run_due()
+    hb = show(alice)
+    assert hb["state"] == "up" and hb["last_ping_at"] == "2026-03-02T09:14:00Z"
+    assert hb["next_expected_at"] == "2026-03-02T09:19:00Z"
+    assert hb["deadline_at"] == "2026-03-02T09:21:00Z"
+    assert hb["intervals_seconds"] == [300, 300] and hb["last_ping_source"] == "POST"
+    assert hb["outages"] == [] and alerts(alice) == []
+    with db.read() as s:
+        jobs = [j.state for j in s.scalars(select(Job).where(Job.kind == "heartbeat_deadline"))]
+    assert jobs == ["pending"]  # moved, never enqueued again
+    assert org.received == []
+
+
+def test_a_missed_beat_raises_an_alert_that_pages_and_the_next_ping_resolves_it(
+    admin: Api, alice: Api, client: Any, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    created = create(admin)
+    clock.advance(minutes=1)
+    ping(client, created["url"])
+    clock.advance(minutes=7, seconds=-1)
+    worker.run_due()
+    assert show(alice)["state"] == "late" and alerts(alice) == []
+    clock.advance(seconds=1)  # exactly interval + grace after the last ping
+    worker.run_due()
+    hb = show(alice)
+    assert hb["state"] == "down"
+    assert hb["outages"] == [
+        {"started_at": "2026-03-02T09:08:00Z", "ended_at": None, "ended_by": None}
+    ]
+    [alert] = alerts(alice)
+    assert alert["dedup_key"] == "heartbeat:backup" and alert["service"] == "checkout"
+    assert alert["summary"].startswith("No heartbeat from backup for 7 min")
+    assert alert["incident"] == "INC-1" and alert["status"] == "triggered"
+    [page] = org.at("/alice")  # the on-call person of checkout's policy
+    assert "backup" in str(page.json())
+    # Later runs of the engine raise nothing more.
+    clock.advance(minutes=30)
+    worker.run_due()
+    assert len(alerts(alice)) == 1
+    # The next ping resolves the alert; the incident it opened resolves with it.
+    assert ping(client, created["url"], "POST") == 200
+    hb = show(alice)
+    assert hb["state"] == "up" and hb["outages"][0]["ended_by"] == "ping"
+    [alert] = alerts(alice)
+    assert alert["status"] == "resolved"
+    assert alice.get("/api/v1/incidents/INC-1").json()["status"] == "resolved"
+
+
+def test_never_pinged_goes_down_at_its_first_deadline(
+    admin: Api, alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    create(admin, severity="warning")
+    clock.advance(minutes=7)
+    worker.run_due()
+    [alert] = alerts(alice)
+    assert alert["summary"].startswith("No heartbeat yet from backup for 7 min")
+    assert alert["incident"] is None  # a warning opens no incident by default
+
+
+def test_paused_never_goes_down_and_resume_gives_a_full_interval(
+    admin: Api, alice: Api, client: Any, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    created = create(admin)
+    r = admin.post("/api/v1/heartbeats/backup/pause")
+    assert r.status_code == 200 and r.json()["state"] == "paused"
+    clock.advance(hours=3)
+    worker.run_due()
+    assert ping(client, created["url"]) == 200  # recorded, changes nothing
+    hb = show(alice)
+    assert hb["state"] == "paused" and hb["deadline_at"] is None and alerts(alice) == []
+    assert admin.post("/api/v1/heartbeats/backup/resume").json()["deadline_at"] == (
+        "2026-03-02T12:07:00Z"
+    )
+    clock.advance(minutes=6)
+    worker.run_due()
+    assert show(alice)["state"] == "late" and alerts(alice) == []
+    clock.advance(minutes=1)
+    worker.run_due()
+    assert show(alice)["state"] == "down" and len(alerts(alice)) == 1
+
+
+def test_pausing_a_down_monitor_resolves_its_alert(
+    admin: Api, alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    create(admin)
+    clock.advance(minutes=7)
+    worker.run_due()
+    assert alerts(alice)[0]["status"] == "triggered"
+    admin.post("/api/v1/heartbeats/backup/pause")
+    assert alerts(alice)[0]["status"] == "resolved"
+    assert show(alice)["outages"][0]["ended_by"] == "paused"
+
+
+def test_a_maintenance_window_holds_the_deadline_until_after_it(
+    admin: Api, alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    create(admin)
+    clock.advance(minutes=3)  # a window starts mid-interval, for 30 minutes
+    r = alice.post(
+        "/api/v1/silences",
+        json={
+            "kind": "maintenance",
+            "services": ["checkout"],
+            "ends_at": "2026-03-02T09:33:00Z",
+            "comment": "database upgrade",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert show(alice)["state"] == "maintenance"
+    clock.advance(minutes=4)  # the first deadline, inside the window
+    worker.run_due()
+    hb = show(alice)
+    assert hb["state"] == "maintenance" and hb["deadline_at"] == "2026-03-02T09:40:00Z"
+    clock.set(clock.now().replace(minute=33))  # the window ends: a full interval again
+    worker.run_due()
+    assert show(alice)["state"] == "new" and alerts(alice) == []
+    clock.set(clock.now().replace(minute=40))
+    worker.run_due()
+    assert show(alice)["state"] == "down" and len(alerts(alice)) == 1
+
+
+def test_a_window_cut_short_is_seen_when_it_ends(
+    admin: Api, alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    create(admin)
+    r = alice.post(
+        "/api/v1/silences",
+        json={
+            "kind": "maintenance",
+            "services": ["checkout"],
+            "ends_at": "2026-03-02T11:00:00Z",
+            "comment": "migration",
+        },
+    )
+    silence = r.json()["id"]
+    clock.advance(minutes=7)
+    worker.run_due()  # inside the window: the timer waits for its end
+    clock.advance(minutes=3)
+    assert alice.post(f"/api/v1/silences/{silence}/expire").status_code == 200
+    clock.advance(minutes=7)  # 09:17: interval + grace after the window ended
+    worker.run_due()
+    clock.advance(hours=2)  # the window's planned end: the timer looks again
+    worker.run_due()
+    assert show(alice)["state"] == "down" and len(alerts(alice)) == 1
+
+
+def test_roles_validation_and_wrong_secrets(
+    admin: Api, alice: Api, carol: Api, client: Any, org: Receiver
+) -> None:
+    body = {"name": "x", "service": "checkout", "interval": "5m"}
+    assert alice.post("/api/v1/heartbeats", json=body).status_code == 403
+    for field, bad in (
+        ("interval", "5 minutes"),
+        ("interval", "0s"),
+        ("grace", "-1m"),
+        ("service", "nope"),
+        ("name", "a/b"),
+    ):
+        r = admin.post("/api/v1/heartbeats", json={**body, field: bad})
+        assert r.status_code == 422 and r.json()["field"] == field, (field, r.text)
+    r = admin.post("/api/v1/heartbeats", json={**body, "severity": "loud"})
+    assert r.status_code == 422 and r.json()["field"] == "severity"
+    created = create(admin, "x")
+    r = admin.post("/api/v1/heartbeats", json=body)
+    assert r.status_code == 409 and r.json()["field"] == "name"
+    assert carol.get("/api/v1/heartbeats").json()[0]["name"] == "x"
+    assert "url" not in carol.get("/api/v1/heartbeats/x").json()
+    assert alice.post("/api/v1/heartbeats/x/pause").status_code == 403
+    assert alice.delete("/api/v1/heartbeats/x").status_code == 403
+    assert admin.get("/api/v1/heartbeats/nope").json()["field"] == "name"
+    token = created["url"].rsplit("/", 1)[1]
+    for wrong in (token[:-1] + ("A" if token[-1] != "A" else "B"), "hb_x", "nothing"):
+        r = client.get(f"/ping/{wrong}")
+        assert r.status_code == 404 and r.json() == {
+            "error": "unknown heartbeat URL",
+            "field": "token",
+        }
+    assert client.get(f"/ping/{token}").json() == {"status": "ok"}
+    # Only the hash is stored.
+    assert token not in admin.get("/api/v1/config/export").text
+    assert admin.delete("/api/v1/heartbeats/x").status_code == 204
+    assert client.get(f"/ping/{token}").status_code == 404
+    assert admin.get("/api/v1/heartbeats").json() == []
+
+
+def test_heartbeat_routes_are_in_openapi(client: Any) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/api/v1/heartbeats", "/api/v1/heartbeats/{name}", "/ping/{token}"} <= set(
+        spec["paths"]
+    )
+    assert "HeartbeatCreatedOut" in spec["components"]["schemas"]
+    assert set(spec["paths"]["/ping/{token}"]) == {"get", "post"}
+
+
+def test_deleting_a_down_monitor_resolves_its_alert(
+    admin: Api, alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    create(admin)
+    clock.advance(minutes=7)
+    worker.run_due()
+    assert admin.delete("/api/v1/heartbeats/backup").status_code == 204
+    assert alerts(alice)[0]["status"] == "resolved"
+    # The name can be used again.
+    create(admin)
+    clock.advance(minutes=7)
+    worker.run_due()
+    assert [a["status"] for a in alerts(alice)] == ["triggered", "resolved"]
