@@ -33,6 +33,8 @@ from warroom.oncall.api import feed_router as oncall_feed_router
 from warroom.oncall.api import router as oncall_router
 from warroom.org.api import router as org_router
 from warroom.paging.api import router as paging_router
+from warroom.postmortems.api import items_router as action_items_router
+from warroom.postmortems.api import router as postmortems_router
 from warroom.shifts.api import router as shifts_router
 from warroom.statuspage.api import router as statuspage_router
 from warroom.statuspage.public import StatusPageMiddleware
@@ -150,6 +152,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(oncall_pages_router)
     app.include_router(paging_router)
     app.include_router(paging_pages_router)
+    app.include_router(postmortems_router)
+    app.include_router(action_items_router)
     app.include_router(statuspage_router)
     app.include_router(statuspage_public_router)
     app.include_router(status_admin_router)

@@ -30,6 +30,13 @@ from warroom.paging.models import (
     Notification,
     NotificationRule,
 )
+from warroom.postmortems.models import (
+    ActionItem,
+    Postmortem,
+    PostmortemReview,
+    PostmortemRevision,
+    PostmortemRules,
+)
 from warroom.statuspage.models import (
     ComponentStatusChange,
     PublicIncident,
@@ -40,6 +47,11 @@ from warroom.statuspage.models import (
 )
 
 __all__ = [
+    "ActionItem",
+    "Postmortem",
+    "PostmortemReview",
+    "PostmortemRevision",
+    "PostmortemRules",
     "Alert",
     "AlertRule",
     "ChangeEvent",

@@ -33,6 +33,7 @@ from warroom.paging import deliver as paging_deliver
 from warroom.paging import events as paging_events
 from warroom.paging import service as paging_service
 from warroom.paging import subscribers as paging_subscribers
+from warroom.postmortems import subscribers as postmortem_subscribers
 from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
 from warroom.statuspage import deliver as statuspage_deliver
@@ -62,6 +63,11 @@ def _subscribe() -> None:
     # ... and its open alerts are resolved with it: a later trigger opens a new incident.
     seam.on(inc.IncidentResolved, alert_subscribers.on_incident_resolved)
     seam.on(inc.IncidentClosed, alert_subscribers.on_incident_closed)
+    # Resolved: a required postmortem is drafted (a durable job: drafting never slows the
+    # resolve); a recommended one is offered in the room.
+    seam.later(
+        inc.IncidentResolved, postmortem_subscribers.RESOLVED, postmortem_subscribers.on_resolved
+    )
     # Reopened: as if declared again.
     seam.on(inc.IncidentReopened, targets.on_reopened)
     seam.on(inc.IncidentReopened, comms_subscribers.on_reopened)

@@ -383,6 +383,20 @@ def render(name: str, audience: str, body: str, facts: dict[str, Any], source: s
     return Rendered(name, audience, "\n".join(lines), source, [f"not recorded: {s}" for s in seen])
 
 
+def render_shipped(name: str, body: str, facts: dict[str, Any]) -> Rendered:
+    """Renders a template that ships in warroom's own code (never one from config or a
+    user) here, in the bounded sandbox, with the same placeholders and warnings as
+    `render`. Raises RenderError as `render` does."""
+    outcome = _attempt(body, facts)
+    if outcome[0] != "ok":
+        raise RenderError(f"template {name!r} {_PREFIX[outcome[0]]}{outcome[1]}", outcome[2])
+    seen: list[str] = facts.get("_seen", [])
+    lines = [line.rstrip() for line in outcome[1].strip().splitlines()]
+    return Rendered(
+        name, "internal", "\n".join(lines), "default", [f"not recorded: {s}" for s in seen]
+    )
+
+
 _PREFIX = {
     "output": "",
     "limit": "exceeds a limit: ",

@@ -232,6 +232,19 @@ class SsoDoc(Doc):
         return data
 
 
+class PostmortemsDoc(Doc):
+    """When a postmortem is required beyond the severity's policy, and its review gate."""
+
+    longer_than_minutes: int | None = Field(default=30, ge=1, le=100_000)
+    customer_detected: bool = True
+    error_budget_percent: float | None = Field(default=20.0, gt=0, le=100)
+    drills: Literal["required", "recommended", "optional"] = "optional"
+    min_whys: int = Field(default=3, ge=1, le=10)
+    default_due_hours: int = Field(default=168, ge=1, le=10_000)
+    remind_before_hours: int = Field(default=24, ge=0, le=10_000)
+    repeat_hours: int = Field(default=24, ge=1, le=10_000)
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
@@ -245,6 +258,8 @@ class ConfigDoc(Doc):
     templates: list[TemplateDoc] | None = None
     # A mapping, not a list: absent leaves single sign-on as it is, null turns it off.
     sso: SsoDoc | None = None
+    # A mapping: absent leaves the postmortem rules as they are, null restores the defaults.
+    postmortems: PostmortemsDoc | None = None
 
 
 KINDS = (
@@ -260,6 +275,6 @@ KINDS = (
     "templates",
 )
 # Sections that are one mapping rather than a list of named entries.
-SINGLE = ("sso",)
+SINGLE = ("sso", "postmortems")
 # Sections whose absent entries are kept (never deleted by an apply).
 KEEP_ABSENT = ("users", "integrations")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.matching import format_matcher, parse_matcher
 from warroom.alerts.models import AlertRule, Integration
 from warroom.comms import config as comms_config
+from warroom.config import postmortems as postmortems_config
 from warroom.config import sso as sso_config
 from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, ConfigDoc
 from warroom.core.clock import Clock
@@ -263,6 +264,7 @@ def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
             if name not in wanted:
                 changes.append(Change("delete", kind, name))
     changes += [Change(a, "sso", name, fields) for a, name, fields in sso_config.plan(session, doc)]
+    changes += [Change(a, "postmortems", n, f) for a, n, f in postmortems_config.plan(session, doc)]
     problems += _delete_problems(session, doc, changes)
     if problems:
         raise ConfigInvalid(problems)
@@ -366,6 +368,7 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
     if doc.templates is not None:
         comms_config.apply(session, doc)
     sso_config.apply(session, doc)
+    postmortems_config.apply(session, doc)
     # Services go once integrations and rules no longer point at them.
     if doc.services is not None:
         keep_services = {s.name for s in doc.services}
@@ -580,6 +583,9 @@ def export_data(session: Session) -> dict[str, Any]:
     sso = sso_config.export(session)
     if sso is not None:  # only while single sign-on is configured
         out["sso"] = sso
+    pm_rules = postmortems_config.export(session)
+    if pm_rules is not None:  # only while rules other than the defaults are kept
+        out["postmortems"] = pm_rules
     return out
 
 
