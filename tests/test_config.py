@@ -152,6 +152,7 @@ def test_export_is_yaml_that_applies_unchanged(api: Api) -> None:
         "services",
         "integrations",
         "alert_rules",
+        "heartbeats",
         "schedules",
         "escalation_policies",
         "status_components",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from tests.conftest import Api
@@ -273,3 +274,162 @@ def test_deleting_a_down_monitor_resolves_its_alert(
     clock.advance(minutes=7)
     worker.run_due()
     assert [a["status"] for a in alerts(alice)] == ["triggered", "resolved"]
+
+
+def _watchdog(status: str = "firing", others: int = 0) -> dict[str, Any]:
+    alerts = [
+        {
+            "status": status,
+            "labels": {"alertname": "Watchdog", "severity": "none"},
+            "annotations": {},
+            "startsAt": "2026-03-02T08:00:00Z",
+            "fingerprint": "watchdog",
+        }
+    ]
+    for i in range(others):
+        alerts.append(
+            {
+                "status": "firing",
+                "labels": {"alertname": "HighLatency", "severity": "critical", "n": str(i)},
+                "annotations": {"summary": "p99 over 2s"},
+                "startsAt": "2026-03-02T08:00:00Z",
+            }
+        )
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "warroom",
+        "groupKey": "{}:{}",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example",
+        "alerts": alerts,
+    }
+
+
+def config_doc(hook: Receiver) -> dict[str, Any]:
+    doc = organisation(hook)
+    doc["heartbeats"] = [
+        {"name": "prometheus-eu", "service": "checkout", "interval": "1m", "grace": "2m"},
+        {
+            "name": "nightly-backup",
+            "service": "checkout",
+            "interval": "1d",
+            "grace": "1h",
+            "severity": "warning",
+            "description": "pg_dump to the bucket",
+        },
+    ]
+    doc["integrations"] = [
+        {
+            "name": "prometheus",
+            "kind": "alertmanager",
+            "service": "checkout",
+            "heartbeat": {"alert": "Watchdog", "monitor": "prometheus-eu"},
+        }
+    ]
+    return doc
+
+
+def test_config_as_code_creates_round_trips_and_names_bad_fields(
+    admin: Api, alice: Api, client: Any, worker: Worker, clock: ManualClock
+) -> None:
+    with Receiver() as hook:
+        doc = config_doc(hook)
+        r = admin.post("/api/v1/config/apply", json={"config": doc})
+        assert r.status_code == 200, r.text
+        changes = r.json()["changes"]
+        keys = {c["name"]: c.get("key") for c in changes if c["kind"] == "heartbeats"}
+        assert set(keys) == {"prometheus-eu", "nightly-backup"}
+        assert all(k and k.startswith("hb_") for k in keys.values())
+        assert client.get(f"/ping/{keys['nightly-backup']}").status_code == 200
+        exported = admin.get("/api/v1/config/export").text
+        assert "kind: heartbeat" not in exported  # no internal integration
+        r = admin.post("/api/v1/config/apply", json={"config": doc})
+        assert r.json()["changes"] == []  # idempotent
+        again = yaml.safe_load(exported)
+        assert again["heartbeats"][1] == {
+            "name": "prometheus-eu",
+            "service": "checkout",
+            "interval": "1m",
+            "grace": "2m",
+            "severity": "critical",
+            "description": "",
+            "paused": False,
+        }
+        assert again["integrations"][0]["heartbeat"] == {
+            "alert": "Watchdog",
+            "monitor": "prometheus-eu",
+        }
+        r = admin.post("/api/v1/config/apply", json={"config": again})
+        assert r.status_code == 200 and r.json()["changes"] == []
+        # A change of interval moves the deadline; the secret is kept.
+        doc["heartbeats"][0]["interval"] = "5m"
+        doc["heartbeats"][1]["paused"] = True
+        r = admin.post("/api/v1/config/apply", json={"config": doc})
+        assert [(c["name"], c.get("fields")) for c in r.json()["changes"]] == [
+            ("prometheus-eu", ["interval"]),
+            ("nightly-backup", ["paused"]),
+        ]
+        assert show(alice, "prometheus-eu")["deadline_at"] == "2026-03-02T09:07:00Z"
+        assert show(alice, "nightly-backup")["state"] == "paused"
+        assert client.get(f"/ping/{keys['nightly-backup']}").status_code == 200
+        # Errors name the field.
+        bad = config_doc(hook)
+        bad["heartbeats"][0]["interval"] = "soon"
+        bad["heartbeats"][1]["service"] = "nope"
+        bad["integrations"][0]["heartbeat"]["monitor"] = "missing"
+        r = admin.post("/api/v1/config/apply", json={"config": bad})
+        assert r.status_code == 422
+        paths = {p["location"] for p in r.json()["problems"]}
+        assert {
+            "heartbeats[0].interval",
+            "heartbeats[1].service",
+            "integrations[0].heartbeat.monitor",
+        } <= paths, paths
+        # A service still watched cannot be deleted; the section left empty deletes them.
+        r = admin.post("/api/v1/config/apply", json={"config": {"services": []}})
+        assert r.status_code == 422 and "heartbeat monitor" in r.text
+        doc["heartbeats"] = []
+        doc["integrations"][0].pop("heartbeat")
+        r = admin.post("/api/v1/config/apply", json={"config": doc})
+        assert r.status_code == 200, r.text
+        assert admin.get("/api/v1/heartbeats").json() == []
+
+
+def test_the_watchdog_of_an_alertmanager_integration_is_a_ping_not_an_alert(
+    admin: Api, alice: Api, client: Any, worker: Worker, clock: ManualClock
+) -> None:
+    with Receiver() as hook:
+        r = admin.post("/api/v1/config/apply", json={"config": config_doc(hook)})
+        key = next(c["key"] for c in r.json()["changes"] if c["kind"] == "integrations")
+        for _ in range(3):
+            clock.advance(minutes=2)
+            r = client.post(f"/integrations/alertmanager/{key}", json=_watchdog())
+            assert r.status_code == 202 and r.json()["alerts"] == 0, r.text
+            worker.run_due()
+        hb = show(alice, "prometheus-eu")
+        assert hb["state"] == "up" and hb["last_ping_source"] == "alertmanager"
+        assert hb["last_ping_at"] == "2026-03-02T09:06:00Z" and alerts(alice) == []
+        # Other alerts of the same notification are ingested as usual.
+        clock.advance(minutes=1)
+        r = client.post(f"/integrations/alertmanager/{key}", json=_watchdog(others=2))
+        assert r.status_code == 202 and r.json()["alerts"] == 2
+        assert {a["labels"]["alertname"] for a in alerts(alice)} == {"HighLatency"}
+        assert show(alice, "prometheus-eu")["last_ping_at"] == "2026-03-02T09:07:00Z"
+        # A resolved Watchdog is not a ping, and is not ingested either.
+        clock.advance(minutes=1)
+        r = client.post(f"/integrations/alertmanager/{key}", json=_watchdog("resolved"))
+        assert r.status_code == 202 and r.json()["alerts"] == 0
+        assert show(alice, "prometheus-eu")["last_ping_at"] == "2026-03-02T09:07:00Z"
+        # Silence: three minutes after the last Watchdog the monitor is down and pages.
+        clock.set(clock.now().replace(minute=10))
+        worker.run_due()
+        assert show(alice, "prometheus-eu")["state"] == "down"
+        assert any(a["dedup_key"] == "heartbeat:prometheus-eu" for a in alerts(alice))
+        assert hook.at("/alice")
+        r = client.post(f"/integrations/alertmanager/{key}", json=_watchdog())
+        assert show(alice, "prometheus-eu")["state"] == "up"
+        mine = [a for a in alerts(alice) if a["dedup_key"] == "heartbeat:prometheus-eu"]
+        assert [a["status"] for a in mine] == ["resolved"]

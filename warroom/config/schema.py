@@ -79,12 +79,30 @@ class ServiceDoc(Doc):
     escalation_policy: str | None = None
 
 
+class IntegrationHeartbeatDoc(Doc):
+    """An always-firing alert (Alertmanager's Watchdog) that pings a heartbeat monitor."""
+
+    alert: str = Field(min_length=1, max_length=100)
+    monitor: str = Field(min_length=1, max_length=100)
+
+
 class IntegrationDoc(Doc):
     name: str = Field(min_length=1, max_length=100)
     kind: Literal["pagerduty", "alertmanager", "grafana", "webhook"]
     service: str | None = None
     rate_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
     mapping: dict[str, Any] = {}
+    heartbeat: IntegrationHeartbeatDoc | None = None
+
+
+class HeartbeatDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    service: str = Field(min_length=1, max_length=100)
+    interval: str = Field(min_length=1, max_length=32)
+    grace: str = Field(default="0s", min_length=1, max_length=32)
+    severity: Literal["critical", "error", "warning", "info"] = "critical"
+    description: str = Field(default="", max_length=500)
+    paused: bool = False
 
 
 class AlertRuleDoc(Doc):
@@ -252,6 +270,7 @@ class ConfigDoc(Doc):
     services: list[ServiceDoc] | None = None
     integrations: list[IntegrationDoc] | None = None
     alert_rules: list[AlertRuleDoc] | None = None
+    heartbeats: list[HeartbeatDoc] | None = None
     schedules: list[ScheduleDoc] | None = None
     escalation_policies: list[EscalationPolicyDoc] | None = None
     status_components: list[StatusComponentDoc] | None = None
@@ -269,6 +288,7 @@ KINDS = (
     "services",
     "integrations",
     "alert_rules",
+    "heartbeats",
     "schedules",
     "escalation_policies",
     "status_components",

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.alerts.integrations import INTERNAL_KIND, heartbeat_dict
 from warroom.alerts.matching import format_matcher, parse_matcher
 from warroom.alerts.models import AlertRule, Integration
 from warroom.comms import config as comms_config
@@ -24,6 +25,7 @@ from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, Confi
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
 from warroom.core.problems import Problem, dotted
+from warroom.heartbeats import config as heartbeats_config
 from warroom.incidents.models import Incident, IncidentService
 from warroom.oncall import config as oncall_config
 from warroom.org import service as org
@@ -173,6 +175,24 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
         else {s.name for s in org.severities(session)}
     )
     problems += [Problem(p, m) for p, m in comms_config.check(doc, severities, services)]
+    problems += [Problem(p, m) for p, m in heartbeats_config.check(doc, services)]
+    monitors = heartbeats_config.names(session, doc)
+    for i, item in enumerate(doc.integrations or []):
+        if item.heartbeat is None:
+            continue
+        if item.kind not in ("alertmanager", "grafana"):
+            problems.append(
+                Problem(
+                    ("integrations", i, "heartbeat"), "heartbeat is for alertmanager and grafana"
+                )
+            )
+        elif item.heartbeat.monitor not in monitors:
+            problems.append(
+                Problem(
+                    ("integrations", i, "heartbeat", "monitor"),
+                    f"unknown heartbeat monitor {item.heartbeat.monitor!r}",
+                )
+            )
     problems += [Problem(p, m) for p, m in sso_config.check(doc)]
     return problems
 
@@ -294,9 +314,12 @@ def _service_users(session: Session, doc: ConfigDoc, service: str) -> list[tuple
                 )
             )
         }
-    return [("integration", n) for n, s in sorted(integrations.items()) if s == service] + [
-        ("alert rule", n) for n, s in sorted(rules.items()) if s == service
-    ]
+    monitors = heartbeats_config.service_users(session, doc)
+    return (
+        [("integration", n) for n, s in sorted(integrations.items()) if s == service]
+        + [("alert rule", n) for n, s in sorted(rules.items()) if s == service]
+        + [("heartbeat monitor", n) for n, s in sorted(monitors.items()) if s == service]
+    )
 
 
 def _delete_problems(session: Session, doc: ConfigDoc, changes: list[Change]) -> list[Problem]:
@@ -357,6 +380,11 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         _apply_integrations(session, clock, doc, changes)
     if doc.alert_rules is not None:
         _apply_alert_rules(session, doc)
+    if doc.heartbeats is not None:
+        for name, token in heartbeats_config.apply(session, clock, doc).items():
+            for c in changes:
+                if c.kind == "heartbeats" and c.action == "create" and c.name == name:
+                    c.key = token
     if doc.schedules is not None:
         oncall_config.apply(session, clock, doc)
     if doc.escalation_policies is not None:
@@ -484,6 +512,7 @@ def _apply_integrations(
         row.service_id = services[item.service] if item.service else None
         row.rate_per_minute = item.rate_per_minute
         row.mapping = dict(item.mapping)
+        alerts.set_heartbeat(row, item.heartbeat.model_dump() if item.heartbeat else None)
     session.flush()
 
 
@@ -558,8 +587,13 @@ def export_data(session: Session) -> dict[str, Any]:
                 "service": svc_names.get(i.service_id) if i.service_id else None,
                 "rate_per_minute": i.rate_per_minute,
                 "mapping": dict(i.mapping or {}),
+                "heartbeat": heartbeat_dict(i),
             }
-            for i in session.scalars(select(Integration).order_by(Integration.name))
+            for i in session.scalars(
+                select(Integration)
+                .where(Integration.kind != INTERNAL_KIND)
+                .order_by(Integration.name)
+            )
         ],
         "alert_rules": [
             {
@@ -575,6 +609,7 @@ def export_data(session: Session) -> dict[str, Any]:
             }
             for r in session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id))
         ],
+        "heartbeats": heartbeats_config.export(session),
         "schedules": oncall_config.export(session),
         "escalation_policies": paging_config.export_policies(session),
         "status_components": statuspage_config.export(session),
