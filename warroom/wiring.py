@@ -33,6 +33,7 @@ from warroom.paging import deliver as paging_deliver
 from warroom.paging import events as paging_events
 from warroom.paging import service as paging_service
 from warroom.paging import subscribers as paging_subscribers
+from warroom.postmortems import reminders as postmortem_reminders
 from warroom.postmortems import subscribers as postmortem_subscribers
 from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
@@ -112,6 +113,9 @@ def _handlers() -> None:
     # Deliveries talk to the outside world in short transactions of their own.
     DB_HANDLERS[paging_service.NOTIFY_JOB] = paging_deliver.deliver
     DB_HANDLERS[comms_deliver.JOB] = comms_deliver.deliver
+    # Postmortem and action-item reminders: the chain, and each delivery.
+    HANDLERS[postmortem_reminders.JOB] = postmortem_reminders.run
+    DB_HANDLERS[postmortem_reminders.DELIVER_JOB] = postmortem_reminders.deliver
 
 
 def wire() -> None:

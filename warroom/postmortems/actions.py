@@ -24,7 +24,7 @@ from warroom.core.urls import require_web_url
 from warroom.incidents import timeline as incident_timeline
 from warroom.incidents.models import Incident
 from warroom.org.service import user_by_name
-from warroom.postmortems import rules
+from warroom.postmortems import reminders, rules
 from warroom.postmortems.models import ActionItem
 from warroom.postmortems.service import for_incident
 
@@ -155,6 +155,7 @@ def create(
     )
     session.add(item)
     session.flush()
+    reminders.schedule(session, clock, "action_item", item.id, item.due_at)
     incident_timeline.record(
         session,
         clock,
@@ -186,9 +187,12 @@ def change(
     if status == "wont_do" and not str(reason).strip():
         raise ValidationFailed("won't do needs a reason", field="reason")
     now = clock.now()
-    before = item.status
+    before, before_due = item.status, item.due_at
     for k, v in clean.items():
         setattr(item, k, v)
+    finished = ("done", "wont_do")
+    if item.due_at != before_due or (before in finished and status not in finished):
+        reminders.schedule(session, clock, "action_item", item.id, item.due_at)
     if status == "done" and before != "done":
         item.completed_at = now
     elif status != "done":

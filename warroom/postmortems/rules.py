@@ -410,3 +410,48 @@ def lint(text: str, names: tuple[str, ...] | list[str] = ()) -> list[Finding]:
     for m in _JUDGEMENT.finditer(text):
         add(m.start(), m.end(), "judgement")
     return sorted(found, key=lambda f: f.start)
+
+
+# --- reminders -------------------------------------------------------------------------
+
+STAGE_BEFORE = 0  # remind_before_hours before the due time
+STAGE_DUE = 1  # at the due time
+# 2, 3, ...: overdue, every repeat_hours after the due time
+
+
+def reminder_at(due: datetime, stage: int, before_hours: int, repeat_hours: int) -> datetime:
+    """When the reminder of `stage` falls due."""
+    if stage == STAGE_BEFORE:
+        return due - timedelta(hours=before_hours)
+    if stage == STAGE_DUE:
+        return due
+    return due + timedelta(hours=repeat_hours * (stage - STAGE_DUE))
+
+
+def first_stage(due: datetime, now: datetime, before_hours: int, repeat_hours: int) -> int:
+    """The first reminder still ahead (or due now) for a due time set now: a due time less
+    than `before_hours` away skips the early reminder; one already past starts overdue."""
+    stage = STAGE_BEFORE if before_hours > 0 else STAGE_DUE
+    while reminder_at(due, stage, before_hours, repeat_hours) < now:
+        stage += 1
+    return stage
+
+
+def audience(stage: int) -> tuple[str, ...]:
+    """Who a reminder goes to: the owner, then (first overdue) also the owning team's
+    channel, then (every later one) also the admins."""
+    if stage <= STAGE_DUE:
+        return ("owner",)
+    if stage == STAGE_DUE + 1:
+        return ("owner", "team")
+    return ("owner", "team", "admins")
+
+
+def reminder_text(what: str, stage: int, due: datetime) -> str:
+    """The reminder's first line."""
+    when = f"{due:%Y-%m-%d %H:%M} UTC"
+    if stage == STAGE_BEFORE:
+        return f"Reminder: {what} is due {when}"
+    if stage == STAGE_DUE:
+        return f"Due now: {what} (due {when})"
+    return f"Overdue: {what} was due {when}"

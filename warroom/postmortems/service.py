@@ -31,7 +31,7 @@ from warroom.incidents.models import Incident, RoleAssignment
 from warroom.org.models import User
 from warroom.org.service import severity_by_name, user_by_name
 from warroom.postmortems import draft as drafting
-from warroom.postmortems import rules
+from warroom.postmortems import reminders, rules
 from warroom.postmortems.models import (
     ActionItem,
     Postmortem,
@@ -47,8 +47,7 @@ MAX_REASON = 2_000
 
 def load_rules(session: Session) -> rules.Rules:
     """The `postmortems:` rules from config as code (defaults when none were applied)."""
-    row = session.get(PostmortemRules, 1)
-    return rules.Rules.from_dict(row.data if row else None)
+    return reminders.load_rules(session)
 
 
 def save_rules(session: Session, data: dict[str, Any] | None) -> None:
@@ -123,6 +122,7 @@ def _create(
     )
     session.add(pm)
     session.flush()
+    reminders.schedule(session, clock, "postmortem", pm.id, pm.due_at)
     # The room's follow-ups created before the postmortem become its action items.
     session.execute(
         update(ActionItem)
@@ -289,8 +289,9 @@ def edit(
         pm.content = {**(pm.content or {}), **clean}
     if owner_id is not None:
         pm.owner_id = owner_id
-    if due_at is not None:
+    if due_at is not None and due_at != pm.due_at:
         pm.due_at = due_at
+        reminders.schedule(session, clock, "postmortem", pm.id, due_at)
     pm.updated_at = now
     session.flush()
     return pm
