@@ -12,6 +12,7 @@ import click
 
 from warroom.cli.admin import apply, audit, example, export, service, token_list, token_revoke, user
 from warroom.cli.alerts import alert, change, integration, silence
+from warroom.cli.heartbeat import heartbeat
 from warroom.cli.incident import incident
 from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
@@ -359,6 +360,7 @@ main.add_command(alert)
 main.add_command(silence)
 main.add_command(change)
 main.add_command(integration)
+main.add_command(heartbeat)
 main.add_command(status)
 main.add_command(oncall)
 main.add_command(page)

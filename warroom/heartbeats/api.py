@@ -82,7 +82,7 @@ def duration(text: str, field: str) -> timedelta:
     try:
         return rules.parse_duration(text)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), field=field) from exc
+        raise ValidationFailed(f"{field}: {exc}", field=field) from exc
 
 
 @router.post(
