@@ -17,6 +17,7 @@ from warroom.cli.incident import incident
 from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
 from warroom.cli.paging import contact, escalation, page
+from warroom.cli.postmortem import action, postmortem
 from warroom.cli.status import status
 from warroom.settings import Settings, SettingsError, default_base_url, outbound_allow
 from warroom.settings import public_url as configured_public_url
@@ -362,6 +363,8 @@ main.add_command(change)
 main.add_command(integration)
 main.add_command(heartbeat)
 main.add_command(status)
+main.add_command(postmortem)
+main.add_command(action)
 main.add_command(oncall)
 main.add_command(page)
 main.add_command(escalation)
