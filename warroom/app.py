@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 import warroom
 from warroom.alerts.api import router as alerts_router
 from warroom.alerts.intake import OPENAPI_PATHS, OPENAPI_SCHEMAS, intake_route, serve_intake
+from warroom.analytics.api import router as analytics_router
 from warroom.auth.api import router as auth_router
 from warroom.auth.service import principal_for_token
 from warroom.comms.api import router as comms_router
@@ -137,6 +138,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(incidents_router)
     app.include_router(alerts_router)
     app.include_router(heartbeats_router)
+    app.include_router(analytics_router)
     app.include_router(heartbeat_ping_router)
     app.include_router(org_router)
     app.include_router(auth_router)

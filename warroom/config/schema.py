@@ -23,6 +23,11 @@ class TargetsDoc(Doc):
     war_room: bool = False
     postmortem: Literal["required", "recommended", "optional"] = "optional"
     postmortem_due_hours: int | None = Field(default=None, ge=1)
+    # Incident-metric targets in minutes (docs/analytics.md#targets); unset: the seeds'.
+    mttd_minutes: int | None = Field(default=None, ge=1)
+    mtta_minutes: int | None = Field(default=None, ge=1)
+    mttm_minutes: int | None = Field(default=None, ge=1)
+    mttr_minutes: int | None = Field(default=None, ge=1)
 
 
 class SeverityDoc(Doc):
