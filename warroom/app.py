@@ -46,6 +46,7 @@ from warroom.web.comms_pages import router as comms_pages_router
 from warroom.web.headers import SecurityHeaders
 from warroom.web.oncall_pages import router as oncall_pages_router
 from warroom.web.paging_pages import router as paging_pages_router
+from warroom.web.postmortem_pages import router as postmortem_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
 from warroom.web.sso_pages import router as sso_pages_router
@@ -154,6 +155,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(oncall_pages_router)
     app.include_router(paging_router)
     app.include_router(paging_pages_router)
+    app.include_router(postmortem_pages_router)
     app.include_router(postmortems_router)
     app.include_router(action_items_router)
     app.include_router(statuspage_router)
