@@ -30,7 +30,7 @@ def _incident(
     source: str = "automated_alert",
     drill: bool = False,
     private: bool = False,
-) -> None:
+) -> Incident:
     """Milestones in minutes after detection (= declaration); `started` is minutes before."""
 
     def at(minutes: float | None) -> datetime | None:
@@ -56,6 +56,7 @@ def _incident(
     s.flush()
     for sid in services:
         s.add(IncidentService(incident_id=inc.id, service_id=sid))
+    return inc
 
 
 @pytest.fixture
@@ -165,11 +166,8 @@ def test_summary_figures(carol: Api, fill: None) -> None:
     }
     rate = body["rates"]["customer_detected_rate"]
     assert rate == {"percent": 25.0, "part": 1, "whole": 4, "target": "< 10%", "met": False}
-    assert body["not_measured"] == [
-        "postmortem_completion_rate",
-        "action_item_completion_rate",
-        "repeat_rate",
-    ]
+    assert body["not_measured"] == ["repeat_rate"]
+    assert body["rates"]["postmortem_completion_rate"]["percent"] is None
     assert body["by_service"] == [
         {"service": "api", "count": 2, "mtbf_hours": 24.0},
         {"service": "db", "count": 2, "mtbf_hours": 119.0},
@@ -315,3 +313,85 @@ def test_configured_targets_win(db: Database, carol: Api, fill: None) -> None:
     assert body["metrics"]["mttd"]["met"] is True
     # mixed severities no longer share an MTTD target
     assert _summary(carol)["metrics"]["mttd"]["target_minutes"] is None
+
+
+def test_postmortem_and_action_item_rates(db: Database, carol: Api, fill: None) -> None:
+    from sqlalchemy import select
+
+    from warroom.postmortems.models import ActionItem, Postmortem
+
+    day = timedelta(days=1)
+    with db.session() as s:
+        incs = list(s.scalars(select(Incident).order_by(Incident.id)))
+        first, second, third, late, drill = incs[:5]
+
+        def pm(
+            inc: Incident,
+            requirement: str,
+            status: str,
+            due: datetime | None,
+            published: datetime | None,
+        ) -> None:
+            s.add(
+                Postmortem(
+                    incident_id=inc.id,
+                    status=status,
+                    requirement=requirement,
+                    reasons=[],
+                    due_at=due,
+                    created_at=T0,
+                    updated_at=T0,
+                    published_at=published,
+                )
+            )
+
+        pm(first, "required", "published", T0 + 2 * day, T0 + day)  # on time
+        pm(second, "required", "published", T0 + 2 * day, T0 + 3 * day)  # late
+        pm(third, "required", "draft", T0 + 2 * day, None)
+        pm(late, "recommended", "published", None, T0)  # not required: not counted
+        pm(drill, "required", "draft", T0, None)  # a drill: not counted
+
+        def item(
+            inc: Incident,
+            status: str,
+            *,
+            done_after: timedelta | None = None,
+            due: datetime | None = None,
+        ) -> None:
+            s.add(
+                ActionItem(
+                    incident_id=inc.id,
+                    title="t",
+                    created_by="x",
+                    created_at=T0,
+                    updated_at=T0,
+                    status=status,
+                    due_at=due,
+                    completed_at=None if done_after is None else T0 + done_after,
+                )
+            )
+
+        item(first, "done", done_after=10 * day)
+        item(first, "done", done_after=30 * day)  # on the window's last instant: counts
+        item(first, "done", done_after=30 * day + MIN)
+        item(first, "wont_do")  # not counted at all
+        item(second, "open", due=T0 - 60 * MIN)  # overdue at the clock's now (T0)
+        item(second, "in_progress", due=T0 + day)
+        item(drill, "done", done_after=day)
+    rates = _summary(carol)["rates"]
+    assert rates["postmortem_completion_rate"] == {
+        "percent": 66.7,
+        "part": 2,
+        "whole": 3,
+        "target": "> 90%",
+        "met": False,
+    }
+    assert rates["postmortem_on_time_rate"]["percent"] == 33.3
+    assert rates["action_item_completion_rate"] == {
+        "percent": 40.0,
+        "part": 2,
+        "whole": 5,
+        "target": "> 75%",
+        "met": False,
+    }
+    assert rates["action_items_overdue"] == 1

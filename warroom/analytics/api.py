@@ -41,12 +41,16 @@ class AnalyticsRate(BaseModel):
     percent: float | None
     part: int
     whole: int
-    target: str
+    target: str | None
     met: bool | None
 
 
 class AnalyticsRates(BaseModel):
     customer_detected_rate: AnalyticsRate
+    postmortem_completion_rate: AnalyticsRate
+    postmortem_on_time_rate: AnalyticsRate
+    action_item_completion_rate: AnalyticsRate
+    action_items_overdue: int
 
 
 class AnalyticsFilters(BaseModel):

@@ -12,6 +12,8 @@ Invariants:
   `percentile_cont` on PostgreSQL and, on SQLite (which has none), the one or two rows at
   the interpolation ranks fetched with ORDER BY ... LIMIT 2 OFFSET k. Python never loops
   over incident rows.
+- Postmortem and action-item rates read postmortems' tables (never write them) and count
+  the postmortems and items of the counted incidents only.
 - Reads only; checks the viewer role itself.
 """
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, cast, func, literal_column, select
+from sqlalchemy import Float, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,6 +34,7 @@ from warroom.core.principal import Principal, require_role
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.queries import visible_clause
 from warroom.org.models import Service, Severity, Team
+from warroom.postmortems.models import ActionItem, Postmortem
 
 DEFAULT_DAYS = 30
 MAX_BUCKETS = 1000
@@ -54,6 +57,7 @@ class Filters:
     severity: str | None = None
     service: str | None = None
     team: str | None = None
+    now: datetime | None = None
 
 
 def _instant(text: str | None, field: str) -> datetime | None:
@@ -94,7 +98,7 @@ def filters(
         raise NotFound(f"service {service!r} not found", field="service")
     if team and session.scalar(select(Team.id).where(Team.name == team)) is None:
         raise NotFound(f"team {team!r} not found", field="team")
-    return Filters(frm, to, severity or None, service or None, team or None)
+    return Filters(frm, to, severity or None, service or None, team or None, clock.now())
 
 
 def _where(principal: Principal, f: Filters, *, drills: bool = False) -> list[Any]:
@@ -194,12 +198,65 @@ def _metrics(
     }
 
 
-def postmortem_figures(session: Session, where: list[Any]) -> dict[str, Any] | None:
-    """The hook for postmortem completion, action items done within 30 days and overdue, and
-    the repeat rate. Returns None: warroom/postmortems was not part of the codebase when
-    analytics was built, so these are not measured (the summary says so under
-    `not_measured`). Fill this in from postmortems' tables (read-only) once they exist."""
-    return None
+def _rate_block(name: str, part: int, whole: int) -> dict[str, Any]:
+    percent = rules.rate(part, whole)
+    return {
+        "percent": percent,
+        "part": part,
+        "whole": whole,
+        "target": _rate_target(name) if name in rules.RATE_TARGETS else None,
+        "met": rules.rate_met(name, percent),
+    }
+
+
+def postmortem_figures(session: Session, where: list[Any], now: datetime) -> dict[str, Any]:
+    """Returns the postmortem and action-item rates of the incidents matching `where`
+    (docs/analytics.md#postmortems), counted in SQL from postmortems' tables; `now` decides
+    which open action items are overdue. Reads only."""
+    counted = select(Incident.id).where(*where).scalar_subquery()
+    required = Postmortem.requirement == "required"
+    published = Postmortem.status == "published"
+    on_time = and_(
+        published, or_(Postmortem.due_at.is_(None), Postmortem.published_at <= Postmortem.due_at)
+    )
+    pm_whole, pm_done, pm_on_time = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((published, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((on_time, 1), else_=0)), 0),
+        ).where(required, Postmortem.incident_id.in_(counted))
+    ).one()
+    live = ActionItem.status != "wont_do"
+    done_in_window = and_(
+        ActionItem.status == "done",
+        ActionItem.completed_at.is_not(None),
+        _minutes_expr(session, ActionItem.created_at, ActionItem.completed_at)
+        <= rules.ACTION_ITEM_WINDOW_DAYS * 1440,
+    )
+    overdue = and_(
+        ActionItem.status.in_(("open", "in_progress")),
+        ActionItem.due_at.is_not(None),
+        ActionItem.due_at < now,
+    )
+    ai_whole, ai_done, ai_overdue = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((done_in_window, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+        ).where(live, ActionItem.incident_id.in_(counted))
+    ).one()
+    return {
+        "postmortem_completion_rate": _rate_block(
+            "postmortem_completion_rate", int(pm_done), int(pm_whole)
+        ),
+        "postmortem_on_time_rate": _rate_block(
+            "postmortem_on_time_rate", int(pm_on_time), int(pm_whole)
+        ),
+        "action_item_completion_rate": _rate_block(
+            "action_item_completion_rate", int(ai_done), int(ai_whole)
+        ),
+        "action_items_overdue": int(ai_overdue),
+    }
 
 
 def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any]:
@@ -293,7 +350,7 @@ def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any
         )
     ]
     customer_rate = rules.rate(customer, total)
-    pm = postmortem_figures(session, where)
+    pm = postmortem_figures(session, where, f.now or f.end)
     return {
         "from": iso(f.start),
         "to": iso(f.end),
@@ -309,11 +366,10 @@ def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any
                 "target": _rate_target("customer_detected_rate"),
                 "met": rules.rate_met("customer_detected_rate", customer_rate),
             },
-            **(pm or {}),
+            **pm,
         },
-        "not_measured": []
-        if pm is not None
-        else ["postmortem_completion_rate", "action_item_completion_rate", "repeat_rate"],
+        # No incident is marked as a repeat of another yet (docs/analytics.md#not-measured).
+        "not_measured": ["repeat_rate"],
         "by_severity": by_severity,
         "by_service": by_service,
         "by_team": by_team,

@@ -51,6 +51,7 @@ SEVERITY_TARGETS: dict[str, dict[str, float]] = {
 RATE_TARGETS: dict[str, tuple[str, float]] = {
     "customer_detected_rate": ("<", 10.0),
     "postmortem_completion_rate": (">", 90.0),
+    "postmortem_on_time_rate": (">", 90.0),
     "action_item_completion_rate": (">", 75.0),
 }
 ACTION_ITEM_WINDOW_DAYS = 30
