@@ -433,3 +433,27 @@ def test_the_watchdog_of_an_alertmanager_integration_is_a_ping_not_an_alert(
         assert show(alice, "prometheus-eu")["state"] == "up"
         mine = [a for a in alerts(alice) if a["dedup_key"] == "heartbeat:prometheus-eu"]
         assert [a["status"] for a in mine] == ["resolved"]
+
+
+def test_the_heartbeats_page_shows_state_last_ping_and_a_sparkline(
+    admin: Api, client: Any, org: Receiver, clock: ManualClock, db: Database
+) -> None:
+    from tests.test_web import give_password, login, text_of
+
+    created = create(admin, description="<b>pg_dump</b>")
+    create(admin, "quiet")
+    for minutes in (5, 4, 6):
+        clock.advance(minutes=minutes)
+        ping(client, created["url"])
+    give_password(db, "alice")
+    login(client, "alice")
+    r = client.get("/heartbeats")
+    assert r.status_code == 200
+    assert "script-src" in r.headers["content-security-policy"]
+    text = text_of(r.text)
+    assert "backup <b>pg_dump</b> up" in text and "quiet down" in text
+    assert "<b>pg_dump</b>" in text and "<b>pg_dump</b>" not in r.text  # escaped
+    assert "2026-03-02T09:15:00Z GET" in text and "never" in text
+    assert r.text.count("<svg") == 1 and "<polyline" in r.text
+    assert "<script" not in r.text.split("<body>", 1)[1] or "src=" in r.text
+    assert '<a href="/heartbeats">Heartbeats</a>' in r.text

@@ -44,6 +44,7 @@ from warroom.web.account_pages import router as account_pages_router
 from warroom.web.alert_pages import router as alert_pages_router
 from warroom.web.comms_pages import router as comms_pages_router
 from warroom.web.headers import SecurityHeaders
+from warroom.web.heartbeat_pages import router as heartbeat_pages_router
 from warroom.web.oncall_pages import router as oncall_pages_router
 from warroom.web.paging_pages import router as paging_pages_router
 from warroom.web.postmortem_pages import router as postmortem_pages_router
@@ -137,9 +138,9 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(comms_router)
     app.include_router(incidents_router)
+    app.include_router(analytics_router)
     app.include_router(alerts_router)
     app.include_router(heartbeats_router)
-    app.include_router(analytics_router)
     app.include_router(heartbeat_ping_router)
     app.include_router(org_router)
     app.include_router(auth_router)
@@ -149,6 +150,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(account_pages_router)
     app.include_router(sso_pages_router)
     app.include_router(alert_pages_router)
+    app.include_router(heartbeat_pages_router)
     app.include_router(oncall_router)
     app.include_router(shifts_router)
     app.include_router(oncall_feed_router)
