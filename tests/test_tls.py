@@ -201,5 +201,8 @@ def test_an_unusable_certificate_or_public_url_stops_serve(tmp_path: Path) -> No
     other = self_signed(tmp_path / "other")  # a key that is not the certificate's
     code, out = _serve(tmp_path, "--tls-cert", str(tls.cert), "--tls-key", str(other.key))
     assert code == 2 and "not a PEM certificate and its private key" in out
+    before = os.environ.get("WARROOM_PUBLIC_URL")
     code, out = _serve(tmp_path, "--public-url", "warroom.example")
     assert code == 2 and "Invalid value for '--public-url'" in out
+    # The refused value is not left in the environment for what runs next.
+    assert os.environ.get("WARROOM_PUBLIC_URL") == before

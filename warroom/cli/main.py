@@ -18,6 +18,7 @@ from warroom.cli.oncall import oncall
 from warroom.cli.output import emit_json
 from warroom.cli.paging import contact, escalation, page
 from warroom.cli.postmortem import action, postmortem
+from warroom.cli.report import report
 from warroom.cli.status import status
 from warroom.settings import Settings, SettingsError, default_base_url, outbound_allow
 from warroom.settings import public_url as configured_public_url
@@ -137,11 +138,17 @@ def _check_public_url(url: str | None) -> None:
     an http(s) URL; checks WARROOM_PUBLIC_URL itself when the flag is not given."""
     import os
 
+    before = os.environ.get("WARROOM_PUBLIC_URL")
     if url is not None:
         os.environ["WARROOM_PUBLIC_URL"] = url
     try:
         configured_public_url()
     except SettingsError as exc:
+        # A refused value is not left behind for what runs later in this process.
+        if before is None:
+            os.environ.pop("WARROOM_PUBLIC_URL", None)
+        else:
+            os.environ["WARROOM_PUBLIC_URL"] = before
         hint = "'--public-url'" if url is not None else None
         raise click.BadParameter(str(exc), param_hint=hint) from exc
 
@@ -369,6 +376,7 @@ main.add_command(oncall)
 main.add_command(page)
 main.add_command(escalation)
 main.add_command(contact)
+main.add_command(report)
 
 
 if __name__ == "__main__":
