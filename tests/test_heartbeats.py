@@ -457,3 +457,34 @@ def test_the_heartbeats_page_shows_state_last_ping_and_a_sparkline(
     assert r.text.count("<svg") == 1 and "<polyline" in r.text
     assert "<script" not in r.text.split("<body>", 1)[1] or "src=" in r.text
     assert '<a href="/heartbeats">Heartbeats</a>' in r.text
+
+
+def test_the_handoff_lists_monitors_of_its_services_that_were_down_in_the_shift(
+    admin: Api, client: Any, db: Database, clock: ManualClock
+) -> None:
+    from tests.test_oncall_handoff import apply as apply_ops
+    from tests.test_oncall_handoff import ops_config
+
+    doc = ops_config()
+    doc["heartbeats"] = [
+        {"name": "db-backup", "service": "db", "interval": "1h"},
+        {"name": "shop-cron", "service": "shop", "interval": "1h"},  # another team's
+    ]
+    keys = {c["name"]: c.get("key") for c in apply_ops(admin, doc)["changes"]}
+    engine = Worker(db, clock)
+    clock.advance(hours=1)
+    engine.run_due()  # 10:00: both down
+    clock.advance(hours=1)
+    assert client.get(f"/ping/{keys['db-backup']}").status_code == 200  # 11:00: up again
+    assert admin.post("/api/v1/heartbeats/db-backup/pause").status_code == 200
+    clock.set(clock.now().replace(day=3, hour=9))
+    engine.run_due()
+    (listed,) = admin.get("/api/v1/oncall/handoffs").json()
+    note = admin.get(f"/api/v1/oncall/handoffs/{listed['id']}").json()["note"]
+    assert note["heartbeats"] == [
+        {
+            "name": "db-backup",
+            "started_at": "2026-03-02T10:00:00Z",
+            "ended_at": "2026-03-02T11:00:00Z",
+        }
+    ]

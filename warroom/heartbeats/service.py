@@ -526,10 +526,13 @@ def list_dicts(session: Session, now: datetime) -> list[dict[str, Any]]:
     return [heartbeat_dict(session, hb, now, windows, names) for hb in monitors]
 
 
-def down_between(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Monitors that were down at some time in `[start, end)`, with each outage overlapping
-    it (oldest first): for the on-call handoff. Reads only."""
-    rows = session.execute(
+def down_between(
+    session: Session, start: datetime, end: datetime, service_ids: Iterable[int] | None = None
+) -> list[dict[str, Any]]:
+    """Outages overlapping `[start, end)` (of the monitors of `service_ids`, when given), oldest
+    first, as {name, started_at, ended_at}; an outage still open has ended_at None. For the
+    on-call handoff. Reads only; checks no role."""
+    q = (
         select(Heartbeat.name, HeartbeatOutage.started_at, HeartbeatOutage.ended_at)
         .join(Heartbeat, Heartbeat.id == HeartbeatOutage.heartbeat_id)
         .where(
@@ -538,4 +541,9 @@ def down_between(session: Session, start: datetime, end: datetime) -> list[dict[
         )
         .order_by(HeartbeatOutage.started_at)
     )
-    return [{"name": name, "started_at": iso(s), "ended_at": iso(e)} for name, s, e in rows]
+    if service_ids is not None:
+        q = q.where(Heartbeat.service_id.in_(list(service_ids) or [-1]))
+    return [
+        {"name": name, "started_at": iso(s), "ended_at": iso(e)}
+        for name, s, e in session.execute(q)
+    ]

@@ -31,6 +31,7 @@ from warroom.core.errors import Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
+from warroom.heartbeats import service as heartbeat_service
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import rules as incident_rules
 from warroom.incidents.models import Incident, IncidentService
@@ -322,6 +323,8 @@ def compose(
         "alerts": _alerts(session, sc, h),
         "pages": pages,
         "changes": _changes(session, sc, h),
+        # Heartbeat monitors of these services that were down at some time in the shift.
+        "heartbeats": heartbeat_service.down_between(session, h.shift_start, h.at, sc.services),
     }
     note["prompts"] = handoff.prompts(note)
     checklist = handoff.checklist(
