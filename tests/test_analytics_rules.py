@@ -126,3 +126,32 @@ def test_trend() -> None:
     assert rules.trend([1, 3]) == "up"
     assert rules.trend([2, 2]) == "flat"
     assert rules.trend([3]) is None
+
+
+def test_period_ranges() -> None:
+    wed = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
+    assert rules.period_range(wed, "week") == (
+        datetime(2026, 2, 23, tzinfo=UTC),
+        datetime(2026, 3, 2, tzinfo=UTC),
+    )
+    monday = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+    assert rules.period_range(monday, "week")[1] == monday
+    assert rules.period_range(wed, "month") == (
+        datetime(2026, 2, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    jan = datetime(2026, 1, 15, tzinfo=UTC)
+    assert rules.period_range(jan, "month") == (
+        datetime(2025, 12, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert rules.period_range(jan, "quarter") == (
+        datetime(2025, 10, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert rules.period_range(datetime(2026, 5, 31, tzinfo=UTC), "quarter") == (
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 4, 1, tzinfo=UTC),
+    )
+    with pytest.raises(KeyError):
+        rules.period_range(wed, "day")

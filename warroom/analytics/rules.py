@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # metric -> (start milestone, end milestone)
@@ -197,3 +198,28 @@ def metric_block(s: Stats, target: float | None) -> dict[str, Any]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+PERIODS = ("week", "month", "quarter")
+
+
+def period_range(now: datetime, period: str) -> tuple[datetime, datetime]:
+    """Returns [start, end) of the last complete week (Monday 00:00 UTC), calendar month or
+    calendar quarter before `now` (an aware datetime): the operational review's range.
+    Raises KeyError for an unknown period."""
+    if period not in PERIODS:
+        raise KeyError(period)
+    today = now.astimezone(UTC).date()
+    if period == "week":
+        end_d = today - timedelta(days=today.weekday())
+        start_d = end_d - timedelta(days=7)
+    else:
+        months = 1 if period == "month" else 3
+        first = (today.month - 1) // months * months + 1
+        end_d = date(today.year, first, 1)
+        m0 = end_d.month - months
+        start_d = date(end_d.year + (m0 - 1) // 12, (m0 - 1) % 12 + 1, 1)
+    return (
+        datetime(start_d.year, start_d.month, start_d.day, tzinfo=UTC),
+        datetime(end_d.year, end_d.month, end_d.day, tzinfo=UTC),
+    )
