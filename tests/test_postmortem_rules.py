@@ -177,3 +177,19 @@ def test_precision_and_recall_stay_above_the_floor(blaming: list[str], fair: lis
     cried_wolf = [s for s in fair if rules.lint(s)]
     assert precision >= PRECISION_FLOOR, cried_wolf
     assert recall >= RECALL_FLOOR, missed
+
+
+def test_reminder_stages_and_catching_up_after_downtime() -> None:
+    due = T + timedelta(hours=48)
+    assert rules.reminder_at(due, 0, 24, 24) == T + timedelta(hours=24)
+    assert rules.reminder_at(due, 1, 24, 24) == due
+    assert rules.reminder_at(due, 3, 24, 24) == due + timedelta(hours=48)
+    assert rules.first_stage(due, T, 24, 24) == 0
+    assert rules.first_stage(due, due - timedelta(hours=1), 24, 24) == 1  # too close: skip
+    assert rules.first_stage(due, due, 24, 24) == 1  # due exactly now: the at-due one
+    assert rules.first_stage(due, due + timedelta(hours=30), 24, 24) == 3
+    assert rules.catch_up(due, 0, T + timedelta(hours=24), 24, 24) == 0  # on time
+    assert rules.catch_up(due, 0, due + timedelta(hours=25), 24, 24) == 2
+    assert rules.audience(0) == rules.audience(1) == ("owner",)
+    assert rules.audience(2) == ("owner", "team")
+    assert rules.audience(5) == ("owner", "team", "admins")

@@ -52,6 +52,10 @@ def _subscribe() -> None:
     seam.on(inc.IncidentDeclared, targets.on_declared)
     seam.on(inc.IncidentDeclared, comms_subscribers.on_declared)
     seam.on(inc.IncidentDeclared, paging_subscribers.on_declared)
+    # ... and if it repeats past incidents whose action items are open, the room says so.
+    seam.later(
+        inc.IncidentDeclared, postmortem_subscribers.DECLARED, postmortem_subscribers.on_declared
+    )
     # Acknowledged: its pages stop.
     seam.on(inc.IncidentAcknowledged, paging_subscribers.on_acknowledged)
     # Severity changed while open: the new severity's timers and cadence take over.

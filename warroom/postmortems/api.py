@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from warroom.core.principal import Principal
 from warroom.http import clock, db, needs
 from warroom.incidents import queries as incident_queries
-from warroom.postmortems import actions, export, queries, rules, service
+from warroom.postmortems import actions, export, queries, rules, service, similar
 
 router = APIRouter(prefix="/api/v1/postmortems", tags=["postmortems"])
 items_router = APIRouter(prefix="/api/v1/action-items", tags=["action items"])
@@ -83,7 +83,7 @@ class ReviewIn(Strict):
     comment: str = Field(default="", max_length=service.MAX_TEXT)
 
 
-class OverrideIn(Strict):
+class FindingOverrideIn(Strict):
     key: str = Field(min_length=1, max_length=500)
     reason: str = Field(min_length=1, max_length=service.MAX_REASON)
 
@@ -193,7 +193,7 @@ def review(
 
 @router.post("/{incident_id}/overrides", summary="Accept a blameless finding with a reason")
 def override(
-    incident_id: str, body: OverrideIn, request: Request, who: Principal = responder
+    incident_id: str, body: FindingOverrideIn, request: Request, who: Principal = responder
 ) -> dict[str, Any]:
     c = clock(request)
     with db(request).session() as s:
@@ -218,6 +218,19 @@ def reopen(incident_id: str, request: Request, who: Principal = responder) -> di
         pm = _load(s, who, incident_id)
         service.reopen(s, c, who, pm)
         return queries.detail(s, c, pm)
+
+
+@router.get("/{incident_id}/similar", summary="Similar past incidents and their open items")
+def similar_incidents(
+    incident_id: str, request: Request, who: Principal = viewer
+) -> dict[str, Any]:
+    """Past incidents like this one (shared services, alert fingerprints, title and root
+    cause words), with their postmortems and open action items; `repeats_open` says
+    whether any of them still has open action items."""
+    with db(request).read() as s:
+        inc = incident_queries.get_incident(s, who, incident_id)
+        found = similar.similar(s, who, inc)
+    return {"similar": found, "repeats_open": any(x["open_action_items"] for x in found)}
 
 
 @router.get("/{incident_id}/revisions/{number}", summary="A kept revision")

@@ -5,7 +5,8 @@ Invariants:
   (or item), its due time and the stage (`rules.reminder_at`): before the due time, at
   it, then every `repeat_hours` while overdue. Each run schedules the next stage before
   it sends, so a crash loses no reminder and a retry sends nothing twice (the delivery
-  jobs are keyed per stage and recipient).
+  jobs are keyed per stage and recipient). A reminder that runs late stands for the
+  latest stage already due (`rules.catch_up`): one reminder, not a burst.
 - Reminders keep going after the incident is closed; they stop only when the postmortem
   is published or the action item is done or won't do. A job whose due time no longer
   matches the document's (the due time was moved) does nothing: moving it started a
@@ -122,6 +123,7 @@ def run(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
         return
     r = load_rules(session)
     now = clock.now()
+    stage = rules.catch_up(due, stage, now, r.remind_before_hours, r.repeat_hours)
     _enqueue(session, now, what, target_id, due, stage + 1, r.remind_before_hours, r.repeat_hours)
     ref = incident_rules.short_id(inc.id)
     if what == "postmortem":

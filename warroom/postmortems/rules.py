@@ -455,3 +455,11 @@ def reminder_text(what: str, stage: int, due: datetime) -> str:
     if stage == STAGE_DUE:
         return f"Due now: {what} (due {when})"
     return f"Overdue: {what} was due {when}"
+
+
+def catch_up(due: datetime, stage: int, now: datetime, before_hours: int, repeat_hours: int) -> int:
+    """The stage a reminder that runs now stands for: its own, or the latest one already
+    due when it runs late (an engine that was down sends one reminder, not a burst)."""
+    while reminder_at(due, stage + 1, before_hours, repeat_hours) <= now:
+        stage += 1
+    return stage

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from warroom.core.errors import DomainError
 from warroom.http import clock, db
 from warroom.incidents import queries as incident_queries
-from warroom.postmortems import actions, export, queries, rules, service
+from warroom.postmortems import actions, export, queries, rules, service, similar
 from warroom.web.routes import back, csrf_ok, csrf_rejected, current, templates
 
 router = APIRouter(include_in_schema=False)
@@ -68,6 +68,7 @@ def editor(request: Request, ref: str, error: str = "") -> Response:
         d = queries.detail(s, clock(request), pm) if pm else None
         users = list(service.names(s))
         incident = {"title": inc.title, "status": inc.status}
+        repeats = similar.similar(s, who, inc)
     whys = list((d or {}).get("content", {}).get("whys") or [])
     whys += [{"why": "", "because": ""}] * max(0, MAX_WHYS_SHOWN - len(whys))
     return templates.TemplateResponse(
@@ -78,6 +79,7 @@ def editor(request: Request, ref: str, error: str = "") -> Response:
             "csrf": csrf,
             "ref": ref,
             "incident": incident,
+            "similar": repeats,
             "pm": d,
             "sections": SECTIONS,
             "whys": whys,

@@ -1,0 +1,202 @@
+"""Repeats: past incidents similar to this one, with their postmortems and open action
+items, and the note in the room when a new incident repeats one whose items are open.
+
+Invariants:
+- Similarity is explained, never a bare number: shared services, shared alert
+  fingerprints (dedup keys), and shared words of the title and of the postmortem's root
+  cause (words of four letters or more, without common words).
+- Only incidents the caller may see are compared; the room note (written by the engine)
+  names only incidents of the same privacy: a public incident's room never names a
+  private one.
+- Reads only, except `note_repeat`, which appends one timeline note.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.alerts.models import Alert
+from warroom.core.clock import Clock
+from warroom.core.principal import SYSTEM, Principal
+from warroom.incidents import rules as incident_rules
+from warroom.incidents import timeline as incident_timeline
+from warroom.incidents.models import Incident, IncidentService
+from warroom.incidents.queries import visible_clause
+from warroom.org.models import Service, User
+from warroom.postmortems.models import ActionItem, Postmortem
+
+CANDIDATES = 1000  # the most recent incidents compared
+MIN_SCORE = 3
+_STOP = frozenset(
+    [
+        "with",
+        "from",
+        "that",
+        "this",
+        "have",
+        "were",
+        "been",
+        "into",
+        "than",
+        "then",
+        "when",
+        "what",
+        "which",
+        "while",
+        "after",
+        "before",
+        "about",
+        "errors",
+        "error",
+        "failed",
+        "failing",
+        "down",
+        "issue",
+        "problem",
+        "incident",
+        "outage",
+    ]
+)
+
+
+def words(text: str) -> set[str]:
+    """The significant words of a text (lowercase, four letters or more)."""
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9_-]{3,}", text.lower()) if w not in _STOP}
+
+
+def _services(session: Session, ids: list[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {i: set() for i in ids}
+    for iid, name in session.execute(
+        select(IncidentService.incident_id, Service.name)
+        .join(Service, Service.id == IncidentService.service_id)
+        .where(IncidentService.incident_id.in_(ids))
+    ):
+        out[iid].add(name)
+    return out
+
+
+def _keys(session: Session, ids: list[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {i: set() for i in ids}
+    for iid, key in session.execute(
+        select(Alert.incident_id, Alert.dedup_key).where(Alert.incident_id.in_(ids))
+    ):
+        if iid is not None:
+            out[iid].add(key)
+    return out
+
+
+def _cause(pm: Postmortem | None) -> str:
+    if pm is None:
+        return ""
+    c = pm.content or {}
+    parts = [str(c.get("root_cause", ""))] + [
+        str(w.get("because", "")) for w in c.get("whys") or []
+    ]
+    return " ".join(parts)
+
+
+def similar(
+    session: Session, principal: Principal, inc: Incident, limit: int = 5
+) -> list[dict[str, Any]]:
+    """Past incidents like `inc`, most similar first, each with why, its postmortem's
+    state and its open action items."""
+    q = select(Incident).where(Incident.id != inc.id, visible_clause(principal))
+    if principal is SYSTEM:  # the engine: stay within the incident's own privacy
+        q = q.where(Incident.private == inc.private)
+    others = list(session.scalars(q.order_by(Incident.id.desc()).limit(CANDIDATES)))
+    if not others:
+        return []
+    ids = [o.id for o in others] + [inc.id]
+    services, keys = _services(session, ids), _keys(session, ids)
+    pms = {
+        p.incident_id: p
+        for p in session.scalars(select(Postmortem).where(Postmortem.incident_id.in_(ids)))
+    }
+    title_words = words(inc.title)
+    cause_words = words(_cause(pms.get(inc.id)))
+    scored = []
+    for o in others:
+        reasons: list[str] = []
+        score = 0
+        shared = services[inc.id] & services[o.id]
+        if shared:
+            score += 3 * len(shared)
+            reasons.append("same services: " + ", ".join(sorted(shared)))
+        fps = keys[inc.id] & keys[o.id]
+        if fps:
+            score += 3 * len(fps)
+            reasons.append("same alerts: " + ", ".join(sorted(fps)[:3]))
+        tw = title_words & words(o.title)
+        if tw:
+            score += 2 * len(tw)
+            reasons.append("similar title: " + ", ".join(sorted(tw)))
+        cw = cause_words & words(_cause(pms.get(o.id))) if cause_words else set()
+        if cw:
+            score += len(cw)
+            reasons.append("similar root cause: " + ", ".join(sorted(cw)[:5]))
+        if score >= MIN_SCORE:
+            scored.append((score, o, reasons))
+    scored.sort(key=lambda t: (-t[0], -t[1].id))
+    out = []
+    for score, o, reasons in scored[:limit]:
+        pm = pms.get(o.id)
+        items = list(
+            session.execute(
+                select(ActionItem, User.name)
+                .outerjoin(User, User.id == ActionItem.owner_id)
+                .where(
+                    ActionItem.incident_id == o.id,
+                    ActionItem.status.in_(("open", "in_progress")),
+                )
+                .order_by(ActionItem.id)
+            )
+        )
+        out.append(
+            {
+                "incident": incident_rules.short_id(o.id),
+                "title": o.title,
+                "severity": o.severity,
+                "status": o.status,
+                "score": score,
+                "reasons": reasons,
+                "postmortem": {
+                    "status": pm.status,
+                    "link": f"/postmortems/{incident_rules.short_id(o.id)}",
+                }
+                if pm
+                else None,
+                "open_action_items": [
+                    {"id": i.id, "title": i.title, "owner": owner, "status": i.status}
+                    for i, owner in items
+                ],
+            }
+        )
+    return out
+
+
+def note_repeat(session: Session, clock: Clock, incident_id: int) -> None:
+    """Says in the room when a new incident repeats past ones whose action items are still
+    open (naming them and the items)."""
+    inc = session.get(Incident, incident_id)
+    if inc is None:
+        return
+    repeats = [s for s in similar(session, SYSTEM, inc) if s["open_action_items"]]
+    if not repeats:
+        return
+    parts = []
+    for s in repeats[:3]:
+        items = ", ".join(f"#{i['id']} {i['title']}" for i in s["open_action_items"][:3])
+        parts.append(f"{s['incident']} ({'; '.join(s['reasons'])}), open action items: {items}")
+    incident_timeline.record(
+        session,
+        clock,
+        inc,
+        kind="note",
+        text="This looks like a repeat of " + " | ".join(parts),
+        actor=None,
+        data={"repeats": [s["incident"] for s in repeats]},
+    )
