@@ -37,8 +37,10 @@ def parse_duration(text: str) -> timedelta:
     """`90s`, `5m`, `2h`, `1d` or combinations (`1h30m`); plain digits are seconds.
     Raises ValueError naming the text otherwise."""
     value = text.strip().lower()
+    if len(value) > 32:
+        raise ValueError(f"{text[:32]!r}... is not a duration like 90s, 5m, 2h or 1d")
     if value.isdigit():
-        return timedelta(seconds=int(value))
+        return _bounded(int(value), text)
     pos, total = 0, 0
     for m in _DURATION.finditer(value):
         if m.start() != pos:
@@ -47,7 +49,13 @@ def parse_duration(text: str) -> timedelta:
         pos = m.end()
     if not value or pos != len(value):
         raise ValueError(f"{text!r} is not a duration like 90s, 5m, 2h or 1d")
-    return timedelta(seconds=total)
+    return _bounded(total, text)
+
+
+def _bounded(seconds: int, text: str) -> timedelta:
+    if seconds > 10 * 366 * 86400:  # far beyond MAX_INTERVAL, and what timedelta holds
+        raise ValueError(f"{text!r} is longer than 3660d")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

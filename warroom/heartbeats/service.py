@@ -304,12 +304,21 @@ def record_ping(session: Session, clock: Clock, hb: Heartbeat, source: str) -> N
     hb.since = now
     if hb.down:
         _recover(session, clock, hb, "ping")
-    _schedule(session, hb, now)
+    _schedule(session, hb, now, wake=False)
 
 
-def _schedule(session: Session, hb: Heartbeat, now: datetime, due: datetime | None = None) -> None:
+def _schedule(
+    session: Session,
+    hb: Heartbeat,
+    now: datetime,
+    due: datetime | None = None,
+    *,
+    wake: bool = True,
+) -> None:
     """Moves the monitor's pending timer to `due` (its plain deadline by default: the job
-    accounts for maintenance windows when it fires), or enqueues a new one."""
+    accounts for maintenance windows when it fires), or enqueues a new one. A ping only
+    moves a timer later, so it does not wake the engine (`wake=False`): with thousands of
+    pings a minute, waking it for each would make it look for due work as often."""
     if due is None:
         due = hb.since + timedelta(seconds=hb.interval_seconds + hb.grace_seconds)
     if hb.job_key:
@@ -320,7 +329,8 @@ def _schedule(session: Session, hb: Heartbeat, now: datetime, due: datetime | No
             .execution_options(synchronize_session=False)
         )
         if getattr(moved, "rowcount", 0):
-            session.info["warroom_wake"] = True
+            if wake:
+                session.info["warroom_wake"] = True
             return
     key = f"heartbeat:{hb.id}:{secrets.token_hex(8)}"
     enqueue(
