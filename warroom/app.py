@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,9 @@ from starlette.types import Receive, Scope, Send
 import warroom
 from warroom.alerts.api import router as alerts_router
 from warroom.alerts.intake import OPENAPI_PATHS, OPENAPI_SCHEMAS, intake_route, serve_intake
+from warroom.analytics.api import metrics_router
 from warroom.analytics.api import router as analytics_router
+from warroom.analytics.metrics import MetricsMiddleware, instrument_intake
 from warroom.auth.api import router as auth_router
 from warroom.auth.service import principal_for_token
 from warroom.comms.api import router as comms_router
@@ -87,7 +90,8 @@ class WarroomApp(FastAPI):
         if scope["type"] == "http" and scope["method"] == "POST":
             route = intake_route(scope["path"])
             if route is not None:
-                await serve_intake(self.state, route, scope, receive, send)
+                serve = partial(serve_intake, self.state, route)
+                await instrument_intake(route, serve, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -139,6 +143,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(comms_router)
     app.include_router(incidents_router)
     app.include_router(analytics_router)
+    app.include_router(metrics_router)
     app.include_router(alerts_router)
     app.include_router(heartbeats_router)
     app.include_router(heartbeat_ping_router)
@@ -166,7 +171,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(StatusPageMiddleware)
     app.add_middleware(RefuseBadText)  # inside the guard: bodies are bounded and callers known
     app.add_middleware(RequestGuard)
-    app.add_middleware(SecurityHeaders)  # outermost: also on cached status pages
+    app.add_middleware(SecurityHeaders)  # also on cached status pages
+    app.add_middleware(MetricsMiddleware)  # outermost: counts every answer
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from warroom.analytics import queries
+from warroom.analytics import metrics, queries
 from warroom.core.clock import Clock
 from warroom.core.principal import Principal
 from warroom.db.session import Database
@@ -167,3 +167,16 @@ def get_timeseries(
             s, now, start=from_, end=to, severity=severity, service=service, team=team
         )
         return queries.timeseries(s, principal, f, metric, interval)
+
+
+metrics_router = APIRouter(tags=["metrics"])
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+def get_metrics(
+    principal: Principal = viewer,
+    database: Database = Depends(db),
+    now: Clock = Depends(clock),
+) -> Response:
+    """warroom's own health in the Prometheus text format (docs/analytics.md#prometheus)."""
+    return Response(metrics.exposition(database, now), media_type=metrics.CONTENT_TYPE)

@@ -279,6 +279,9 @@ def serve(
         if workers > 1:
             # Each process builds its own app from the environment; nothing that
             # matters is in process memory, so they share the work through the store.
+            from warroom.analytics.metrics import prepare_multiprocess_dir
+
+            prepare_multiprocess_dir()  # /metrics adds up every worker's counters
             uvicorn.run("warroom.app:app_from_env", factory=True, workers=workers, **options)
         else:
             app = create_app(db, clock)
