@@ -46,6 +46,11 @@ FIELDS = [
     "contact_methods",
     "notification_rules",
     "method",
+    "incident",
+    "content",
+    "verdict",
+    "due",
+    "priority",
 ]
 bodies = json_values | st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6)
 ENDPOINTS = [
@@ -66,6 +71,13 @@ ENDPOINTS = [
     ("POST", "/api/v1/pages/1/resolve"),
     ("PUT", "/api/v1/users/admin/contact"),
     ("POST", "/api/v1/users/admin/contact/test"),
+    ("POST", "/api/v1/postmortems/lint"),
+    ("POST", "/api/v1/postmortems"),
+    ("PATCH", "/api/v1/postmortems/1"),
+    ("POST", "/api/v1/postmortems/1/reviews"),
+    ("POST", "/api/v1/postmortems/1/overrides"),
+    ("POST", "/api/v1/action-items"),
+    ("PATCH", "/api/v1/action-items/1"),
 ]
 # A test notification the channel refuses is a 502 with the channel's message.
 BAD_GATEWAY_OK = {"/api/v1/users/admin/contact/test"}

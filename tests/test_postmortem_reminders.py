@@ -170,3 +170,49 @@ def test_action_item_reminders_until_done_and_a_moved_due_time_restarts_them(
     clock.advance(hours=96)
     worker.run_due()
     assert len(hooks["alice"].received) == 3
+
+
+def test_action_items_are_mirrored_to_a_tracker_by_a_signed_webhook(
+    alice: Api,
+    db: Database,
+    clock: ManualClock,
+    hooks: dict[str, WebhookReceiver],
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setenv("TRACKER_KEY", "tracker-secret-0123456789")
+    with db.session() as s:
+        config.apply(
+            s,
+            clock,
+            {
+                "postmortems": {
+                    "action_items_webhook_url": hooks["channel"].url + "/tracker",
+                    "action_items_webhook_secret_env": "TRACKER_KEY",
+                }
+            },
+        )
+    worker = Worker(db, clock)
+    alice.post("/api/v1/incidents", json={"title": "Disk full", "severity": "SEV-4"})
+    r = alice.post(
+        "/api/v1/action-items",
+        json={"incident": "INC-1", "title": "Log rotation", "owner": "alice", "priority": "P2"},
+    )
+    item = r.json()["id"]
+    worker.run_due()
+    clock.advance(minutes=5)
+    alice.post(f"/api/v1/action-items/{item}/done")
+    worker.run_due()
+    hits = hooks["channel"].received
+    assert [h.json()["event"] for h in hits] == ["action_item.created", "action_item.changed"]
+    assert all(h.signed_by("tracker-secret-0123456789") for h in hits)
+    assert hits[1].json()["action_item"]["status"] == "done"
+    assert hits[1].json()["action_item"]["completed_at"] == "2026-03-02T09:05:00Z"
+    assert hits[0].headers["idempotency-key"] != hits[1].headers["idempotency-key"]
+    with db.session() as s:
+        bad = {"postmortems": {"action_items_webhook_url": "ftp://x"}}
+        try:
+            config.apply(s, clock, bad)
+        except config.ConfigInvalid as exc:
+            assert "action_items_webhook_url" in str(exc.to_dict())
+        else:
+            raise AssertionError("an ftp URL was accepted")

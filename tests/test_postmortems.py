@@ -273,6 +273,9 @@ def test_bad_input_is_a_4xx_naming_the_field_and_writes_nothing(
     assert alice.get("/api/v1/postmortems/INC-x").status_code == 422
     assert alice.get("/api/v1/postmortems/99").status_code == 404
     assert alice.get("/api/v1/postmortems/1/revisions/7").json()["field"] == "number"
+    assert alice.get(f"/api/v1/postmortems/1/revisions/{2**40}").status_code == 404
+    r = alice.patch("/api/v1/postmortems/1", json={"due_at": "2026-03-09T10:00:00"})
+    assert r.status_code == 422 and r.json()["field"] == "due_at"
 
 
 def test_a_private_incidents_postmortem_is_invisible(

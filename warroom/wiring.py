@@ -35,6 +35,7 @@ from warroom.paging import service as paging_service
 from warroom.paging import subscribers as paging_subscribers
 from warroom.postmortems import reminders as postmortem_reminders
 from warroom.postmortems import subscribers as postmortem_subscribers
+from warroom.postmortems import tracker as action_item_tracker
 from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
 from warroom.statuspage import deliver as statuspage_deliver
@@ -120,6 +121,7 @@ def _handlers() -> None:
     # Postmortem and action-item reminders: the chain, and each delivery.
     HANDLERS[postmortem_reminders.JOB] = postmortem_reminders.run
     DB_HANDLERS[postmortem_reminders.DELIVER_JOB] = postmortem_reminders.deliver
+    DB_HANDLERS[action_item_tracker.JOB] = action_item_tracker.deliver
 
 
 def wire() -> None:

@@ -266,6 +266,19 @@ class PostmortemsDoc(Doc):
     default_due_hours: int = Field(default=168, ge=1, le=10_000)
     remind_before_hours: int = Field(default=24, ge=0, le=10_000)
     repeat_hours: int = Field(default=24, ge=1, le=10_000)
+    action_items_webhook_url: str = Field(default="", max_length=500)
+    action_items_webhook_secret_env: str = Field(
+        default="", max_length=100, pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$"
+    )
+
+    @field_validator("action_items_webhook_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and (
+            not value.startswith(("http://", "https://")) or any(c.isspace() for c in value)
+        ):
+            raise ValueError("action_items_webhook_url must be an http:// or https:// URL")
+        return value
 
 
 class ConfigDoc(Doc):

@@ -8,6 +8,8 @@ Invariants:
   from done clears it.
 - The tracker URL is a web URL (http or https) or empty.
 - Every check runs before anything is written: bad input is a 422 naming the field.
+- Every create and change queues the tracker webhook (`tracker.queue`) in the same
+  transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from warroom.core.urls import require_web_url
 from warroom.incidents import timeline as incident_timeline
 from warroom.incidents.models import Incident
 from warroom.org.service import user_by_name
-from warroom.postmortems import reminders, rules
+from warroom.postmortems import reminders, rules, tracker
 from warroom.postmortems.models import ActionItem
 from warroom.postmortems.service import for_incident
 
@@ -156,6 +158,7 @@ def create(
     session.add(item)
     session.flush()
     reminders.schedule(session, clock, "action_item", item.id, item.due_at)
+    tracker.queue(session, clock, item, "created")
     incident_timeline.record(
         session,
         clock,
@@ -199,4 +202,5 @@ def change(
         item.completed_at = None
     item.updated_at = now
     session.flush()
+    tracker.queue(session, clock, item, "changed")
     return item

@@ -159,6 +159,8 @@ def revision(
     session: Session, pm: Postmortem, number: int, event: str | None = None
 ) -> PostmortemRevision:
     """The kept copy of revision `number` (its last snapshot, or the one of `event`)."""
+    if not 0 < number < 2**31:
+        raise NotFound(f"revision {number} is not kept", field="number")
     q = select(PostmortemRevision).where(
         PostmortemRevision.postmortem_id == pm.id, PostmortemRevision.number == number
     )

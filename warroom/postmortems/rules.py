@@ -73,6 +73,9 @@ class Rules:
     default_due_hours: int = DEFAULT_DUE_HOURS  # when the severity names no due time
     remind_before_hours: int = 24  # the first reminder, before the due time
     repeat_hours: int = 24  # overdue reminders repeat this often
+    # Trackers: action items are posted here (signed) when created or changed.
+    action_items_webhook_url: str = ""
+    action_items_webhook_secret_env: str = ""  # the server's environment variable with the key
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,8 @@ class Rules:
             "default_due_hours": self.default_due_hours,
             "remind_before_hours": self.remind_before_hours,
             "repeat_hours": self.repeat_hours,
+            "action_items_webhook_url": self.action_items_webhook_url,
+            "action_items_webhook_secret_env": self.action_items_webhook_secret_env,
         }
 
     @classmethod

@@ -281,6 +281,8 @@ def edit(
     (a responder). A published one must be reopened first (409)."""
     require_responder(principal)
     clean = _clean_content(changes)
+    if due_at is not None and due_at.tzinfo is None:
+        raise ValidationFailed("due_at needs its offset (Z or +hh:mm)", field="due_at")
     owner_id = user_by_name(session, owner).id if owner else None
     if pm.status == "published":
         raise Conflict("a published postmortem is reopened before it is edited", field="status")
