@@ -45,6 +45,7 @@ from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
 from warroom.web.account_pages import router as account_pages_router
 from warroom.web.alert_pages import router as alert_pages_router
+from warroom.web.analytics_pages import router as analytics_pages_router
 from warroom.web.comms_pages import router as comms_pages_router
 from warroom.web.headers import SecurityHeaders
 from warroom.web.heartbeat_pages import router as heartbeat_pages_router
@@ -144,6 +145,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(incidents_router)
     app.include_router(analytics_router)
     app.include_router(metrics_router)
+    app.include_router(analytics_pages_router)
     app.include_router(alerts_router)
     app.include_router(heartbeats_router)
     app.include_router(heartbeat_ping_router)
