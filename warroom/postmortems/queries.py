@@ -267,3 +267,16 @@ def list_items(
         )
     )
     return [item_dict(session, i, now) for i in items]
+
+
+def states(session: Session, incident_ids: list[int]) -> dict[int, str]:
+    """The postmortem state of each of these incidents that has one (for lists)."""
+    if not incident_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Postmortem.incident_id, Postmortem.status).where(
+                Postmortem.incident_id.in_(incident_ids)
+            )
+        ).all()
+    )

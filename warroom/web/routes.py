@@ -34,6 +34,7 @@ from warroom.incidents import timeline as incident_timeline
 from warroom.org import service as org
 from warroom.paging import policies as paging_policies
 from warroom.paging import queries as paging_queries
+from warroom.postmortems import queries as postmortem_queries
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -217,10 +218,12 @@ def incident_list(
             items, nxt, error = [], None, exc.message
         sevs = [org.severity_dict(v) for v in org.severities(s)]
         services = [v.service.name for v in org.list_services(s)]
+        postmortems = postmortem_queries.states(s, [int(i["number"]) for i in items])
     return templates.TemplateResponse(
         request,
         "incidents.html",
         {
+            "postmortems": postmortems,
             "user": who,
             "csrf": csrf,
             "items": items,
