@@ -91,3 +91,58 @@ def test_create_ping_list_show_pause_resume_delete(
         "soon",
     )
     assert r.exit_code != 0 and "interval" in r.output
+
+
+def test_an_integration_declares_its_watchdog_as_a_monitors_ping(
+    live_server: LiveServer, people: dict[str, str]
+) -> None:
+    admin = people["admin"]
+    r0 = httpx.post(
+        f"{live_server.url}/api/v1/config/apply",
+        json={"config": {"services": [{"name": "checkout"}]}},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert r0.status_code == 200, r0.text
+    r = run(
+        live_server,
+        admin,
+        "heartbeat",
+        "create",
+        "prometheus-eu",
+        "--service",
+        "checkout",
+        "--interval",
+        "1m",
+        "--grace",
+        "4m",
+    )
+    assert r.exit_code == 0, r.output
+    args = ["integration", "create", "prom", "--kind", "alertmanager", "--service", "checkout"]
+    r = run(live_server, admin, *args, "--heartbeat", "Watchdog:prometheus-eu", "--json")
+    assert r.exit_code == 0, r.output
+    created = json.loads(r.output)
+    assert created["heartbeat"] == {"alert": "Watchdog", "monitor": "prometheus-eu"}
+    body = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "warroom",
+        "groupKey": "{}",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Watchdog"}}],
+    }
+    assert httpx.post(created["endpoint"], json=body).status_code == 202
+    r = run(live_server, admin, "heartbeat", "show", "prometheus-eu", "--json")
+    assert json.loads(r.output)["last_ping_source"] == "alertmanager"
+    r = run(live_server, admin, *args[:2], "bad", *args[3:], "--heartbeat", "Watchdog")
+    assert r.exit_code != 0 and "ALERT:MONITOR" in r.output
+    r = run(
+        live_server,
+        admin,
+        "integration",
+        "create",
+        "pd",
+        "--kind",
+        "pagerduty",
+        "--heartbeat",
+        "Watchdog:prometheus-eu",
+    )
+    assert r.exit_code != 0 and "heartbeat" in r.output

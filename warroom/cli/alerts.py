@@ -308,6 +308,12 @@ def integration() -> None:
     multiple=True,
     help="webhook field mapping, e.g. --map title=check.name --map dedup_key=check.id",
 )
+@click.option(
+    "--heartbeat",
+    default=None,
+    metavar="ALERT:MONITOR",
+    help="an always-firing alert that pings a heartbeat monitor, e.g. Watchdog:prometheus-eu",
+)
 @json_flag
 def integration_create(
     name: str,
@@ -316,6 +322,7 @@ def integration_create(
     hmac_secret: str | None,
     rate_per_minute: int | None,
     mapping: tuple[str, ...],
+    heartbeat: str | None,
     as_json: bool,
 ) -> None:
     """Create an integration; prints its key once."""
@@ -333,6 +340,13 @@ def integration_create(
         "rate_per_minute": rate_per_minute,
         "mapping": fields,
     }
+    if heartbeat is not None:
+        alert, sep, monitor = heartbeat.partition(":")
+        if not sep or not alert or not monitor:
+            raise click.BadParameter(
+                f"{heartbeat!r} is not ALERT:MONITOR", param_hint="--heartbeat"
+            )
+        body["heartbeat"] = {"alert": alert, "monitor": monitor}
     out = Client().post("/api/v1/integrations", body)
     if as_json:
         emit_json(out)
