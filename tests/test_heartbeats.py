@@ -488,3 +488,17 @@ def test_the_handoff_lists_monitors_of_its_services_that_were_down_in_the_shift(
             "ended_at": "2026-03-02T11:00:00Z",
         }
     ]
+
+
+def test_a_past_deadline_the_engine_has_not_acted_on_is_visible(
+    admin: Api, alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    """What an external probe of the engine looks for (docs/heartbeats.md)."""
+    create(admin)
+    clock.advance(minutes=8)  # past the deadline, engine not run
+    hb = show(alice)
+    assert hb["state"] == "down" and hb["deadline_at"] == "2026-03-02T09:07:00Z"
+    assert hb["outages"] == [] and alerts(alice) == []
+    worker.run_due()
+    hb = show(alice)
+    assert hb["state"] == "down" and hb["deadline_at"] is None and len(hb["outages"]) == 1
