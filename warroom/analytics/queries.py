@@ -143,41 +143,94 @@ def _counted(metric: str) -> list[Any]:
 def metric_stats(session: Session, where: list[Any], metric: str) -> rules.Stats:
     """Returns n, mean, median and p90 in minutes of `metric` over the incidents matching
     `where`, computed by the store (see the module docstring). Reads only."""
+    overall, _ = all_stats(session, where, group=False)
+    return overall[metric]
+
+
+def _expr(session: Session, metric: str) -> ColumnElement[Any]:
     start, end = (COLUMNS[m] for m in rules.METRICS[metric])
-    expr = _minutes_expr(session, start, end)
-    cond = and_(*where, *_counted(metric))
-    if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(
-            select(
-                func.count(),
-                func.avg(expr),
-                func.percentile_cont(0.5).within_group(expr),
-                func.percentile_cont(0.9).within_group(expr),
-            ).where(cond)
-        ).one()
-        n = int(row[0])
-        if n == 0:
-            return rules.Stats(0, None, None, None)
-        return rules.Stats(n, float(row[1]), float(row[2]), float(row[3]))
-    n, mean = session.execute(select(func.count(), func.avg(expr)).where(cond)).one()
-    if not n:
-        return rules.Stats(0, None, None, None)
-    qs: list[float] = []
-    for q in (0.5, 0.9):
-        rank, weight = rules.quantile_ranks(int(n), q)
-        vals = [
-            float(v)
-            for v in session.scalars(
-                select(expr.label("d"))
-                .where(cond)
-                .order_by(literal_column("d"))
-                .limit(2)
-                .offset(rank)
-            )
-        ]
-        hi = vals[1] if len(vals) > 1 else vals[0]
-        qs.append(vals[0] + weight * (hi - vals[0]))
-    return rules.Stats(int(n), float(mean), qs[0], qs[1])
+    return _minutes_expr(session, start, end)
+
+
+def _unindexed(column: Any) -> ColumnElement[Any]:
+    """The column as an expression SQLite cannot look up by its index (`col || ''`), so that
+    the range's declared_at index drives the query rather than the severity index."""
+    return column.concat("")
+
+
+def _pick(session: Session, cond: Any, expr: ColumnElement[Any], n: int, q: float) -> float:
+    """SQLite: the q-quantile from the one or two rows at its ranks, read from the nearer end."""
+    lo, weight = rules.quantile_ranks(n, q)
+    hi = min(lo + 1, n - 1)
+    d = expr.label("d")
+    if lo <= n // 2:
+        query = select(d).where(cond).order_by(literal_column("d")).offset(lo)
+    else:
+        query = select(d).where(cond).order_by(literal_column("d").desc()).offset(n - 1 - hi)
+    vals = sorted(float(v) for v in session.scalars(query.limit(hi - lo + 1)))
+    return vals[0] + weight * (vals[-1] - vals[0])
+
+
+def all_stats(
+    session: Session, where: list[Any], *, group: bool = True
+) -> tuple[dict[str, rules.Stats], dict[str, dict[str, rules.Stats]]]:
+    """Returns the Stats of every metric over the incidents matching `where`, overall and
+    (with `group`) per severity. n and sums come from one grouped scan; medians and p90 from
+    `percentile_cont` (PostgreSQL, one more grouped query) or the rows at their ranks
+    (SQLite). Reads only."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    cols: list[Any] = []
+    for metric in rules.METRICS:
+        cond = and_(*_counted(metric))
+        expr = _expr(session, metric)
+        cols += [func.count(case((cond, 1))), func.sum(case((cond, expr)))]
+        if pg:
+            cols += [func.percentile_cont(q).within_group(case((cond, expr))) for q in (0.5, 0.9)]
+    key = Incident.severity if group else literal_column("'all'")
+    query = select(key, *cols).where(*where)
+    rows = list(session.execute(query.group_by(key) if group else query))
+    per = 4 if pg else 2
+    by_sev: dict[str, dict[str, rules.Stats]] = {}
+    totals: dict[str, tuple[int, float]] = dict.fromkeys(rules.METRICS, (0, 0.0))
+    for row in rows:
+        stats: dict[str, rules.Stats] = {}
+        for k, metric in enumerate(rules.METRICS):
+            n, total = int(row[1 + k * per] or 0), float(row[2 + k * per] or 0.0)
+            a, b = totals[metric]
+            totals[metric] = (a + n, b + total)
+            if n == 0:
+                stats[metric] = rules.Stats(0, None, None, None)
+            elif pg:
+                med, p90 = row[3 + k * per], row[4 + k * per]
+                stats[metric] = rules.Stats(n, total / n, float(med), float(p90))
+            else:
+                cond = and_(
+                    *where,
+                    *_counted(metric),
+                    *([_unindexed(Incident.severity) == row[0]] if group else []),
+                )
+                expr = _expr(session, metric)
+                stats[metric] = rules.Stats(
+                    n,
+                    total / n,
+                    _pick(session, cond, expr, n, 0.5),
+                    _pick(session, cond, expr, n, 0.9),
+                )
+        by_sev[str(row[0])] = stats
+    if not group:
+        empty = dict.fromkeys(rules.METRICS, rules.Stats(0, None, None, None))
+        return by_sev.get("all", empty), {}
+    overall: dict[str, rules.Stats] = {}
+    if len(rows) == 1:
+        overall = next(iter(by_sev.values()))
+    else:
+        # Quantiles do not combine across groups: one ungrouped query for them.
+        overall = (
+            all_stats(session, where, group=False)[0]
+            if rows
+            else dict.fromkeys(rules.METRICS, rules.Stats(0, None, None, None))
+        )
+    return overall, by_sev
 
 
 def _severity_targets(session: Session, only: str | None) -> dict[str, dict[str, Any] | None]:
@@ -185,17 +238,6 @@ def _severity_targets(session: Session, only: str | None) -> dict[str, dict[str,
     if only:
         query = query.where(Severity.name == only)
     return {name: targets for name, targets in session.execute(query)}
-
-
-def _metrics(
-    session: Session, where: list[Any], severities: dict[str, dict[str, Any] | None]
-) -> dict[str, Any]:
-    return {
-        metric: rules.metric_block(
-            metric_stats(session, where, metric), rules.common_target(metric, severities)
-        )
-        for metric in rules.METRICS
-    }
 
 
 def _rate_block(name: str, part: int, whole: int) -> dict[str, Any]:
@@ -289,23 +331,21 @@ def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any
             select(Incident.severity, func.count()).where(*where).group_by(Incident.severity)
         )
     }
-    by_severity = []
-    for name, targets in severities.items():
-        n = int(by_sev_counts.get(name, 0))
-        sev_where = [*where, Incident.severity == name]
-        by_severity.append(
-            {
-                "severity": name,
-                "count": n,
-                "metrics": {
-                    metric: rules.metric_block(
-                        metric_stats(session, sev_where, metric) if n else rules.stats([]),
-                        rules.target_for(metric, name, targets),
-                    )
-                    for metric in rules.METRICS
-                },
-            }
-        )
+    overall, per_severity = all_stats(session, where)
+    empty = dict.fromkeys(rules.METRICS, rules.Stats(0, None, None, None))
+    by_severity = [
+        {
+            "severity": name,
+            "count": int(by_sev_counts.get(name, 0)),
+            "metrics": {
+                metric: rules.metric_block(
+                    per_severity.get(name, empty)[metric], rules.target_for(metric, name, targets)
+                )
+                for metric in rules.METRICS
+            },
+        }
+        for name, targets in severities.items()
+    ]
     by_service = [
         {
             "service": name,
@@ -357,7 +397,10 @@ def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any
         "filters": {"severity": f.severity, "service": f.service, "team": f.team},
         "incident_count": total,
         "drills_left_out": drills,
-        "metrics": _metrics(session, where, severities),
+        "metrics": {
+            metric: rules.metric_block(overall[metric], rules.common_target(metric, severities))
+            for metric in rules.METRICS
+        },
         "rates": {
             "customer_detected_rate": {
                 "percent": customer_rate,

@@ -26,6 +26,8 @@ class Incident(Base):
         Index("ix_incidents_status_id", "status", "id"),
         Index("ix_incidents_severity_id", "severity", "id"),
         Index("ix_incidents_private_id", "private", "id"),
+        # analytics: the incidents declared in a range (docs/analytics.md)
+        Index("ix_incidents_declared_at", "declared_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
