@@ -395,3 +395,13 @@ def test_postmortem_and_action_item_rates(db: Database, carol: Api, fill: None) 
         "met": False,
     }
     assert rates["action_items_overdue"] == 1
+
+
+def test_timeseries_at_the_end_of_time(carol: Api) -> None:
+    for interval in ("week", "month"):
+        r = carol.get(
+            "/api/v1/analytics/timeseries",
+            params={"from": "9999-11-01", "to": "9999-12-31T23:59:59", "interval": interval},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["points"][-1]["start"] >= "9999-12-01"

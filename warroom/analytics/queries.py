@@ -443,10 +443,13 @@ def bucket_starts(start: datetime, end: datetime, interval: str) -> list[date]:
     out: list[date] = []
     while datetime(d.year, d.month, d.day, tzinfo=UTC) < end:
         out.append(d)
-        if interval == "week":
-            d += timedelta(days=7)
-        else:
-            d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+        try:
+            if interval == "week":
+                d += timedelta(days=7)
+            else:
+                d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+        except (OverflowError, ValueError):  # past 9999-12-31: no later bucket
+            break
     return out
 
 
