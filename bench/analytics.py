@@ -62,7 +62,9 @@ def shapes(now: datetime) -> list[tuple[str, str, dict[str, str]]]:
     ]
 
 
-def measure(client: httpx.Client, path: str, params: dict[str, str], n: int, warm: int) -> list[float]:
+def measure(
+    client: httpx.Client, path: str, params: dict[str, str], n: int, warm: int
+) -> list[float]:
     for _ in range(warm):
         client.get(path, params=params).raise_for_status()
     out = []
