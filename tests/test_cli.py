@@ -366,7 +366,7 @@ def test_apply_plan_then_apply(cli: Run, conf: Path) -> None:
     assert "  + create team payments" in lines
     assert "  + create service checkout" in lines
     assert "  ~ update user alice (email, full_name, role)" in lines
-    assert lines[-1].startswith("Plan: 9 to create, ")
+    assert lines[-1].startswith("Plan: 11 to create, ")
     assert as_json(cli("service", "list", "--json")) == []
 
     out = cli("apply", str(conf), token="admin").stdout
@@ -492,5 +492,7 @@ def test_apply_prints_new_integration_keys_once(cli: Run, tmp_path: Path) -> Non
     keys = [line for line in out.splitlines() if "key for integration" in line]
     assert len(keys) == 2 and "prometheus (shown once): " in keys[0]
     assert len(keys[0].rsplit(" ", 1)[1]) == 32
+    pings = [line for line in out.splitlines() if "heartbeat ping secret" in line]
+    assert len(pings) == 2 and all(line.rsplit(" ", 1)[1].startswith("hb_") for line in pings)
     again = cli("apply", str(tmp_path / "acme"), token="admin").stdout
     assert again == "No changes: the live config matches.\n"

@@ -31,7 +31,14 @@ def acme() -> Doc:
     """The example organisation; its alerting, on-call, paging and status page sections
     have tests of their own."""
     data = load(EXAMPLE).data
-    skip = ("integrations", "alert_rules", "schedules", "escalation_policies", "status_components")
+    skip = (
+        "integrations",
+        "alert_rules",
+        "schedules",
+        "escalation_policies",
+        "status_components",
+        "heartbeats",
+    )
     doc = {k: v for k, v in data.items() if k not in skip}
     doc["services"] = [
         {k: v for k, v in s.items() if k != "escalation_policy"} for s in doc["services"]
@@ -492,6 +499,7 @@ def test_load_example_folder_merges_files() -> None:
         "schedules",
         "escalation_policies",
         "status_components",
+        "heartbeats",
     }
     assert len(loaded.data["users"]) == 6
     file, line = loaded.locate(("services", 0, "owner")) or ("", 0)

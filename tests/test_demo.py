@@ -104,6 +104,7 @@ def test_the_checkout_example_is_the_packaged_one() -> None:
     assert CHECKOUT_EXAMPLE.resolve() == packaged.resolve()
     assert [f.name for f in demo.example_files()] == [
         "alerting.yaml",
+        "heartbeats.yaml",
         "oncall.yaml",
         "paging.yaml",
         "people.yaml",

@@ -143,7 +143,8 @@ def apply(path: Path, dry_run: bool, as_json: bool) -> None:
         click.echo(f"  {sign} {ch['action']} {what} {ch['name']}{extra}")
     for ch in changes:
         if ch.get("key"):
-            click.echo(f"  key for integration {ch['name']} (shown once): {ch['key']}")
+            what = "heartbeat ping secret" if ch["kind"] == "heartbeats" else "key for integration"
+            click.echo(f"  {what} {ch['name']} (shown once): {ch['key']}")
     counts = {
         a: sum(1 for c in changes if c["action"] == a) for a in ("create", "update", "delete")
     }
