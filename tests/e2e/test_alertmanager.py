@@ -7,26 +7,20 @@ Alertmanager works in real time, so warroom runs here on the SystemClock.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.conftest import free_port
-from tests.e2e._programs import Program, admin_token, require_program, serve, wait_until
+from tests.e2e._programs import Program, admin_token, serve, start_alertmanager, wait_until
 from warroom.app import create_app
 from warroom.core.clock import SystemClock
 from warroom.db.session import Database
 
 pytestmark = pytest.mark.e2e
 
-ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
-AMTOOL = Path("/usr/bin/amtool")
-PACKAGE = "prometheus-alertmanager"
 DEADLINE = 30.0  # seconds any notification may take to arrive and be applied
 GROUP_KEY = '{}:{service="checkout"}'
 
@@ -75,8 +69,6 @@ def am_config(webhook: str) -> dict[str, Any]:
 @pytest.fixture
 def alertmanager(warroom: httpx.Client, tmp_path: Path) -> Iterator[tuple[httpx.Client, Program]]:
     """A real Alertmanager whose only receiver is a warroom `alertmanager` integration."""
-    require_program(ALERTMANAGER, PACKAGE)
-    require_program(AMTOOL, PACKAGE)
     r = warroom.post(
         "/api/v1/integrations",
         json={"name": "prometheus", "kind": "alertmanager", "service": "checkout"},
@@ -84,42 +76,11 @@ def alertmanager(warroom: httpx.Client, tmp_path: Path) -> Iterator[tuple[httpx.
     assert r.status_code == 201, r.text
     endpoint = r.json()["endpoint"]
     assert endpoint == f"{warroom.base_url}/integrations/alertmanager/{r.json()['key']}"
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(am_config(endpoint)))
-    check = subprocess.run(
-        [str(AMTOOL), "check-config", str(config)], capture_output=True, text=True, timeout=30
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    storage = tmp_path / "am-data"
-    storage.mkdir()
-    port = free_port()
-    program = Program(
-        [
-            str(ALERTMANAGER),
-            f"--config.file={config}",
-            f"--storage.path={storage}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=debug",
-        ],
-        tmp_path / "alertmanager.log",
-    )
+    client, program = start_alertmanager(am_config(endpoint), tmp_path, DEADLINE)
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", timeout=5, trust_env=False
-        ) as client:
-
-            def ready() -> bool:
-                if not program.alive():
-                    raise AssertionError(f"alertmanager exited\n{program.output()}")
-                try:
-                    return client.get("/-/ready").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(ready, "alertmanager to be ready", DEADLINE, program.output)
-            yield client, program
+        yield client, program
     finally:
+        client.close()
         program.stop()
 
 

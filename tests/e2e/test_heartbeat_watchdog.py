@@ -10,17 +10,14 @@ every second, so the whole test takes a few seconds; it waits by polling state.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.conftest import free_port
-from tests.e2e._programs import Program, admin_token, require_program, serve, wait_until
+from tests.e2e._programs import admin_token, serve, start_alertmanager, wait_until
 from tests.paging_support import organisation
 from tests.receivers import WebhookReceiver
 from warroom.app import create_app
@@ -30,9 +27,6 @@ from warroom.engine.worker import start_engine
 
 pytestmark = pytest.mark.e2e
 
-ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
-AMTOOL = Path("/usr/bin/amtool")
-PACKAGE = "prometheus-alertmanager"
 DEADLINE = 20.0  # seconds any awaited state may take
 
 
@@ -95,48 +89,11 @@ def am_config(webhook: str) -> dict[str, Any]:
     }
 
 
-def start_alertmanager(endpoint: str, tmp_path: Path) -> tuple[httpx.Client, Program]:
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(am_config(endpoint)))
-    check = subprocess.run(
-        [str(AMTOOL), "check-config", str(config)], capture_output=True, text=True, timeout=30
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    storage = tmp_path / "am-data"
-    storage.mkdir()
-    port = free_port()
-    program = Program(
-        [
-            str(ALERTMANAGER),
-            f"--config.file={config}",
-            f"--storage.path={storage}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=debug",
-        ],
-        tmp_path / "alertmanager.log",
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5, trust_env=False)
-
-    def ready() -> bool:
-        if not program.alive():
-            raise AssertionError(f"alertmanager exited\n{program.output()}")
-        try:
-            return client.get("/-/ready").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(ready, "alertmanager to be ready", DEADLINE, program.output)
-    return client, program
-
-
 def test_a_silent_watchdog_pages_after_interval_and_grace(
     warroom: tuple[httpx.Client, str], hook: WebhookReceiver, tmp_path: Path
 ) -> None:
-    require_program(ALERTMANAGER, PACKAGE)
-    require_program(AMTOOL, PACKAGE)
     client, endpoint = warroom
-    am, program = start_alertmanager(endpoint, tmp_path)
+    am, program = start_alertmanager(am_config(endpoint), tmp_path, DEADLINE)
     try:
         now = dt.datetime.now(dt.UTC)
         watchdog = {
