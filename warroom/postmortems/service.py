@@ -305,6 +305,19 @@ def _inc(session: Session, pm: Postmortem) -> Incident:
     return inc
 
 
+def _note(session: Session, clock: Clock, pm: Postmortem, principal: Principal, text: str) -> None:
+    """A note about the postmortem on its incident's timeline, written by `principal`."""
+    incident_timeline.record(
+        session,
+        clock,
+        _inc(session, pm),
+        kind="note",
+        text=text,
+        actor=principal,
+        data={"postmortem": pm.id},
+    )
+
+
 def _snapshot(session: Session, clock: Clock, pm: Postmortem, event: str, by: Principal) -> None:
     session.add(
         PostmortemRevision(
@@ -328,15 +341,7 @@ def submit(session: Session, clock: Clock, principal: Principal, pm: Postmortem)
     pm.status = "in_review"
     pm.submitted_at = pm.updated_at = clock.now()
     _snapshot(session, clock, pm, "submitted", principal)
-    incident_timeline.record(
-        session,
-        clock,
-        _inc(session, pm),
-        kind="note",
-        text=f"Postmortem revision {pm.revision} submitted for review",
-        actor=principal,
-        data={"postmortem": pm.id},
-    )
+    _note(session, clock, pm, principal, f"Postmortem revision {pm.revision} submitted for review")
     return pm
 
 
@@ -512,15 +517,7 @@ def publish(session: Session, clock: Clock, principal: Principal, pm: Postmortem
     pm.status = "published"
     pm.published_at = pm.updated_at = now
     _snapshot(session, clock, pm, "published", principal)
-    incident_timeline.record(
-        session,
-        clock,
-        _inc(session, pm),
-        kind="note",
-        text=f"Postmortem revision {pm.revision} published",
-        actor=principal,
-        data={"postmortem": pm.id},
-    )
+    _note(session, clock, pm, principal, f"Postmortem revision {pm.revision} published")
     return pm
 
 
@@ -536,13 +533,5 @@ def reopen(session: Session, clock: Clock, principal: Principal, pm: Postmortem)
     pm.status = "draft"
     pm.updated_at = clock.now()
     _snapshot(session, clock, pm, "reopened", principal)
-    incident_timeline.record(
-        session,
-        clock,
-        _inc(session, pm),
-        kind="note",
-        text=f"Postmortem reopened as revision {pm.revision}",
-        actor=principal,
-        data={"postmortem": pm.id},
-    )
+    _note(session, clock, pm, principal, f"Postmortem reopened as revision {pm.revision}")
     return pm
