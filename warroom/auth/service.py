@@ -98,19 +98,7 @@ def login(session: Session, clock: Clock, login_name: str, password: str) -> tup
     if user is None or not user.active or not ok or not user.password_hash:
         raise Unauthorized("unknown user or wrong password")
     accounts.audit(session, clock, Principal(user.role, user.id, user.name), "login", user.name)
-    secret = secrets.token_urlsafe(32)
-    csrf = secrets.token_urlsafe(32)
-    now = clock.now()
-    session.add(
-        WebSession(
-            session_hash=hash_token(secret),
-            csrf_token=csrf,
-            user_id=user.id,
-            created_at=now,
-            expires_at=now + SESSION_LIFETIME,
-        )
-    )
-    return secret, csrf
+    return start_session(session, clock, user)
 
 
 def principal_for_session(
@@ -139,7 +127,7 @@ def logout(session: Session, secret: str) -> None:
 
 
 def start_session(session: Session, clock: Clock, user: User) -> tuple[str, str]:
-    """Opens a web session for `user`, as `login` does once the password is right, and returns
+    """Opens a web session for `user` (`login` calls it once the password is right) and returns
     (session secret for the cookie, CSRF token). For sign-ins that proved who the user is
     elsewhere (single sign-on: the caller verified the provider's ID token). Raises Unauthorized
     (401) for a deactivated user. Checks no credentials and no role; runs in the caller's

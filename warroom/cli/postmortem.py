@@ -10,22 +10,10 @@ import click
 
 from warroom.cli.client import ApiError, Client
 from warroom.cli.output import emit_json, table
+from warroom.postmortems.rules import TEXT_SECTIONS
 
 json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-SECTIONS = (
-    "title",
-    "summary",
-    "impact",
-    "timeline",
-    "phases",
-    "root_cause",
-    "factors_text",
-    "went_well",
-    "went_wrong",
-    "lucky",
-    "lessons",
-    "no_actions_reason",
-)
+SECTIONS = ("title", *TEXT_SECTIONS)
 
 
 def _read(path: str) -> str:
