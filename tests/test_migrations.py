@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from warroom.db.migrate import upgrade
+from warroom.db.migrate import include_object, upgrade
 from warroom.db.session import Database
 from warroom.tables import Base
 
@@ -13,7 +13,9 @@ from warroom.tables import Base
 def test_models_match_migrations(db: Database) -> None:
     upgrade(db.engine)  # idempotent on an up-to-date store
     with db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": False, "include_object": include_object}
+        )
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
 

@@ -36,6 +36,7 @@ from warroom.postmortems.models import (
     PostmortemReview,
     PostmortemRevision,
     PostmortemRules,
+    TimelineStar,
 )
 from warroom.statuspage.models import (
     ComponentStatusChange,
@@ -52,6 +53,7 @@ __all__ = [
     "PostmortemReview",
     "PostmortemRevision",
     "PostmortemRules",
+    "TimelineStar",
     "Alert",
     "AlertRule",
     "ChangeEvent",

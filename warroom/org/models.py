@@ -32,6 +32,9 @@ class Team(Base):
     # Where the team's channel is reached (an Apprise URL or an https webhook); the
     # escalation fallback notifies it.
     channel_url: Mapped[str] = mapped_column(String(1000), default="")
+    # The team's lead: overdue postmortem and action item reminders reach them before the
+    # admins. Not a foreign key (SQLite cannot add one to an existing table).
+    lead_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class User(Base):

@@ -8,6 +8,11 @@ Invariants:
   reopened) and is never updated afterwards: revisions are kept and viewable (a revision
   sent back for changes and submitted again has two `submitted` snapshots).
 - An action item belongs to an incident, and to its postmortem once there is one.
+- A star marks one timeline event for the postmortem (one row per starred event; the
+  timeline itself stays append-only): starred events come first in the drafted timeline.
+- The full-text index of incidents (`incident_search`: titles and postmortems' root
+  causes) is no model: migration 0016 creates it with the store's own SQL (FTS5 /
+  tsvector) and its triggers keep it current (`warroom.postmortems.similar` reads it).
 """
 
 from __future__ import annotations
@@ -117,3 +122,18 @@ class PostmortemRules(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TimelineStar(Base):
+    """A timeline event starred in the room (for the postmortem's timeline)."""
+
+    __tablename__ = "timeline_stars"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("timeline_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]

@@ -3,8 +3,13 @@ items, and the note in the room when a new incident repeats one whose items are 
 
 Invariants:
 - Similarity is explained, never a bare number: shared services, shared alert
-  fingerprints (dedup keys), and shared words of the title and of the postmortem's root
-  cause (words of four letters or more, without common words).
+  fingerprints (dedup keys), and the words of this incident's title and postmortem root
+  cause that the store's own full-text search matched in the other's (SQLite FTS5 with
+  porter stemming, PostgreSQL `to_tsvector('english')`: "timeouts" matches "timeout").
+- Candidates are found through indexes over every incident, not a recent window: the
+  incidents of the same services, of the same alert fingerprints, and the full-text
+  index `incident_search` (migration 0016: its triggers keep it current when an incident
+  is created or retitled and when a postmortem is written), `PER_TERM` hits per word.
 - Only incidents the caller may see are compared; the room note (written by the engine)
   names only incidents of the same privacy: a public incident's room never names a
   private one.
@@ -16,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
@@ -29,7 +34,8 @@ from warroom.incidents.queries import visible_clause
 from warroom.org.models import Service, User
 from warroom.postmortems.models import ActionItem, Postmortem
 
-CANDIDATES = 1000  # the most recent incidents compared
+PER_TERM = 200  # the most recent matches of one word (or service, or fingerprint)
+MAX_TERMS = 12  # words searched per field (title, root cause)
 MIN_SCORE = 3
 _STOP = frozenset(
     [
@@ -99,42 +105,103 @@ def _cause(pm: Postmortem | None) -> str:
     return " ".join(parts)
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _matches(session: Session, field: str, word: str) -> list[int]:
+    """The incidents whose `field` ("title" or "cause") matches `word` in the store's
+    full-text index, newest first (at most PER_TERM)."""
+    if _dialect(session) == "sqlite":
+        sql = (
+            "SELECT rowid FROM incident_search WHERE incident_search MATCH :q"
+            " ORDER BY rowid DESC LIMIT :n"
+        )
+        q = f'{field} : "{word}"'  # words() yields [a-z0-9_-] only: nothing to escape
+    else:
+        col = "title" if field == "title" else "cause"
+        sql = (
+            f"SELECT incident_id FROM incident_search WHERE {col} @@"
+            " plainto_tsquery('english', :q) ORDER BY incident_id DESC LIMIT :n"
+        )
+        q = word
+    return [int(r[0]) for r in session.execute(text(sql), {"q": q, "n": PER_TERM})]
+
+
+def _terms(text_: str) -> list[str]:
+    return sorted(words(text_), key=lambda w: (-len(w), w))[:MAX_TERMS]
+
+
 def similar(
     session: Session, principal: Principal, inc: Incident, limit: int = 5
 ) -> list[dict[str, Any]]:
     """Past incidents like `inc`, most similar first, each with why, its postmortem's
     state and its open action items."""
-    q = select(Incident).where(Incident.id != inc.id, visible_clause(principal))
+    mine_services = _services(session, [inc.id])[inc.id]
+    mine_keys = _keys(session, [inc.id])[inc.id]
+    own = session.scalar(select(Postmortem).where(Postmortem.incident_id == inc.id))
+    title_hits: dict[int, list[str]] = {}
+    cause_hits: dict[int, list[str]] = {}
+    for word in _terms(inc.title):
+        for iid in _matches(session, "title", word):
+            title_hits.setdefault(iid, []).append(word)
+    for word in _terms(_cause(own)):
+        for iid in _matches(session, "cause", word):
+            cause_hits.setdefault(iid, []).append(word)
+    found: set[int] = set(title_hits) | set(cause_hits)
+    if mine_services:
+        found.update(
+            session.scalars(
+                select(IncidentService.incident_id)
+                .join(Service, Service.id == IncidentService.service_id)
+                .where(Service.name.in_(mine_services))
+                .order_by(IncidentService.incident_id.desc())
+                .limit(PER_TERM * len(mine_services))
+            )
+        )
+    if mine_keys:
+        found.update(
+            iid
+            for iid in session.scalars(
+                select(Alert.incident_id)
+                .where(Alert.dedup_key.in_(mine_keys), Alert.incident_id.is_not(None))
+                .order_by(Alert.incident_id.desc())
+                .limit(PER_TERM * len(mine_keys))
+            )
+            if iid is not None
+        )
+    found.discard(inc.id)
+    if not found:
+        return []
+    q = select(Incident).where(Incident.id.in_(found), visible_clause(principal))
     if principal is SYSTEM:  # the engine: stay within the incident's own privacy
         q = q.where(Incident.private == inc.private)
-    others = list(session.scalars(q.order_by(Incident.id.desc()).limit(CANDIDATES)))
+    others = list(session.scalars(q))
     if not others:
         return []
-    ids = [o.id for o in others] + [inc.id]
+    ids = [o.id for o in others]
     services, keys = _services(session, ids), _keys(session, ids)
     pms = {
         p.incident_id: p
         for p in session.scalars(select(Postmortem).where(Postmortem.incident_id.in_(ids)))
     }
-    title_words = words(inc.title)
-    cause_words = words(_cause(pms.get(inc.id)))
     scored = []
     for o in others:
         reasons: list[str] = []
         score = 0
-        shared = services[inc.id] & services[o.id]
+        shared = mine_services & services[o.id]
         if shared:
             score += 3 * len(shared)
             reasons.append("same services: " + ", ".join(sorted(shared)))
-        fps = keys[inc.id] & keys[o.id]
+        fps = mine_keys & keys[o.id]
         if fps:
             score += 3 * len(fps)
             reasons.append("same alerts: " + ", ".join(sorted(fps)[:3]))
-        tw = title_words & words(o.title)
+        tw = set(title_hits.get(o.id, ()))
         if tw:
             score += 2 * len(tw)
             reasons.append("similar title: " + ", ".join(sorted(tw)))
-        cw = cause_words & words(_cause(pms.get(o.id))) if cause_words else set()
+        cw = set(cause_hits.get(o.id, ()))
         if cw:
             score += len(cw)
             reasons.append("similar root cause: " + ", ".join(sorted(cw)[:5]))
