@@ -40,6 +40,7 @@ from warroom.paging.api import router as paging_router
 from warroom.postmortems.api import items_router as action_items_router
 from warroom.postmortems.api import router as postmortems_router
 from warroom.shifts.api import router as shifts_router
+from warroom.slos.api import router as slos_router
 from warroom.statuspage.api import router as statuspage_router
 from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
@@ -148,6 +149,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(analytics_pages_router)
     app.include_router(alerts_router)
     app.include_router(heartbeats_router)
+    app.include_router(slos_router)
     app.include_router(heartbeat_ping_router)
     app.include_router(org_router)
     app.include_router(auth_router)

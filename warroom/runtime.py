@@ -7,6 +7,7 @@ from warroom.db.migrate import upgrade
 from warroom.db.session import Database
 from warroom.org.service import Bootstrap, ensure_defaults
 from warroom.shifts.handoff_service import ensure_jobs
+from warroom.slos.evaluator import ensure_chain
 from warroom.wiring import wire
 
 
@@ -19,4 +20,6 @@ def open_store(url: str, clock: Clock | None = None) -> tuple[Database, Bootstra
         boot = ensure_defaults(s, clock)
     # Each schedule's next handoff note is drafted by the engine; make sure it is due.
     ensure_jobs(db, clock)
+    # ... and so is the SLO evaluator, when there are SLOs.
+    ensure_chain(db, clock)
     return db, boot

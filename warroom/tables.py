@@ -39,6 +39,7 @@ from warroom.postmortems.models import (
     TimelineStar,
 )
 from warroom.statuspage.models import (
+from warroom.slos.models import Slo, SloException
     ComponentStatusChange,
     PublicIncident,
     PublicIncidentUpdate,
@@ -98,3 +99,5 @@ __all__ = [
     "StatusPage",
     "StatusSubscriber",
 ]
+    "Slo",
+    "SloException",

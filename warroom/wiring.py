@@ -38,6 +38,7 @@ from warroom.postmortems import subscribers as postmortem_subscribers
 from warroom.postmortems import tracker as action_item_tracker
 from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
+from warroom.slos import evaluator as slo_evaluator
 from warroom.statuspage import deliver as statuspage_deliver
 from warroom.statuspage import maintenance as statuspage_maintenance
 from warroom.statuspage import subscribers as statuspage_subscribers
@@ -122,6 +123,8 @@ def _handlers() -> None:
     HANDLERS[postmortem_reminders.JOB] = postmortem_reminders.run
     DB_HANDLERS[postmortem_reminders.DELIVER_JOB] = postmortem_reminders.deliver
     DB_HANDLERS[action_item_tracker.JOB] = action_item_tracker.deliver
+    # SLOs: every minute, Prometheus is asked and burn alerts are raised or resolved.
+    DB_HANDLERS[slo_evaluator.JOB] = slo_evaluator.run
 
 
 def wire() -> None:

@@ -19,6 +19,7 @@ from warroom.cli.output import emit_json
 from warroom.cli.paging import contact, escalation, page
 from warroom.cli.postmortem import action, postmortem
 from warroom.cli.report import report
+from warroom.cli.slo import slo
 from warroom.cli.status import status
 from warroom.settings import Settings, SettingsError, default_base_url, outbound_allow
 from warroom.settings import public_url as configured_public_url
@@ -380,6 +381,7 @@ main.add_command(page)
 main.add_command(escalation)
 main.add_command(contact)
 main.add_command(report)
+main.add_command(slo)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,39 @@ class HeartbeatDoc(Doc):
 class AlertRuleDoc(Doc):
     name: str = Field(min_length=1, max_length=100)
     matchers: list[str] = []
+class SloThresholdDoc(Doc):
+    """Good while `query op value` holds (a gauge-like PromQL query), budgeted by timeslices."""
+
+    query: str = Field(min_length=1, max_length=2000)
+    op: Literal["<", "<=", ">", ">="]
+    value: float
+
+
+class SloPrometheusDoc(Doc):
+    """Where and what to ask Prometheus: `total` with `good` or `bad` (counter selectors),
+    or a `threshold`."""
+
+    url: str = Field(min_length=1, max_length=500)
+    good: str | None = Field(default=None, min_length=1, max_length=2000)
+    bad: str | None = Field(default=None, min_length=1, max_length=2000)
+    total: str | None = Field(default=None, min_length=1, max_length=2000)
+    threshold: SloThresholdDoc | None = None
+
+
+class SloDoc(Doc):
+    """An SLO (docs/slos.md): `window: 30d` (rolling) or `calendar: month`."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    service: str = Field(min_length=1, max_length=100)
+    objective: float = Field(gt=0, lt=100)
+    window: str | None = Field(default=None, max_length=32)
+    calendar: Literal["week", "month", "quarter"] | None = None
+    source: Literal["incidents", "prometheus"] = "incidents"
+    budgeting: Literal["occurrences", "timeslices"] = "occurrences"
+    description: str = Field(default="", max_length=1000)
+    prometheus: SloPrometheusDoc | None = None
+
+
     service: str | None = None
     severity: str | None = None
     open_incident: bool = True
@@ -292,6 +325,7 @@ class ConfigDoc(Doc):
     schedules: list[ScheduleDoc] | None = None
     escalation_policies: list[EscalationPolicyDoc] | None = None
     status_components: list[StatusComponentDoc] | None = None
+    slos: list[SloDoc] | None = None
     templates: list[TemplateDoc] | None = None
     # A mapping, not a list: absent leaves single sign-on as it is, null turns it off.
     sso: SsoDoc | None = None
@@ -310,6 +344,7 @@ KINDS = (
     "schedules",
     "escalation_policies",
     "status_components",
+    "slos",
     "templates",
 )
 # Sections that are one mapping rather than a list of named entries.

@@ -31,6 +31,7 @@ from warroom.oncall import config as oncall_config
 from warroom.org import service as org
 from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamMember, User
 from warroom.paging import config as paging_config
+from warroom.slos import config as slos_config
 from warroom.statuspage import config as statuspage_config
 
 
@@ -178,6 +179,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
     problems += [Problem(p, m) for p, m in heartbeats_config.check(doc, services)]
     monitors = heartbeats_config.names(session, doc)
     for i, item in enumerate(doc.integrations or []):
+    problems += [Problem(p, m) for p, m in slos_config.check(doc, services)]
         if item.heartbeat is None:
             continue
         if item.kind not in ("alertmanager", "grafana"):
@@ -317,10 +319,12 @@ def _service_users(session: Session, doc: ConfigDoc, service: str) -> list[tuple
     monitors = heartbeats_config.service_users(session, doc)
     return (
         [("integration", n) for n, s in sorted(integrations.items()) if s == service]
+    slos = slos_config.service_users(session, doc)
         + [("alert rule", n) for n, s in sorted(rules.items()) if s == service]
         + [("heartbeat monitor", n) for n, s in sorted(monitors.items()) if s == service]
     )
 
+        + [("SLO", n) for n, s in sorted(slos.items()) if s == service]
 
 def _delete_problems(session: Session, doc: ConfigDoc, changes: list[Change]) -> list[Problem]:
     problems = []
@@ -387,6 +391,8 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
                     c.key = token
     if doc.schedules is not None:
         oncall_config.apply(session, clock, doc)
+    if doc.slos is not None:
+        slos_config.apply(session, clock, doc)
     if doc.escalation_policies is not None:
         paging_config.apply_policies(session, clock, doc)
     if doc.services is not None:
@@ -613,6 +619,7 @@ def export_data(session: Session) -> dict[str, Any]:
         "schedules": oncall_config.export(session),
         "escalation_policies": paging_config.export_policies(session),
         "status_components": statuspage_config.export(session),
+        "slos": slos_config.export(session),
         "templates": comms_config.export(session),
     }
     sso = sso_config.export(session)

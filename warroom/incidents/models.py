@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -38,6 +39,9 @@ class Incident(Base):
     resolution_summary: Mapped[str] = mapped_column(Text, default="")
     detection_source: Mapped[str] = mapped_column(String(32))
     customer_facing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The share of users or requests affected, in percent (0 < x <= 100), when recorded:
+    # an SLO's budget is spent at this weight (all of it when unknown).
+    affected_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     drill: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(120))

@@ -181,6 +181,7 @@ def _base_dict(inc: Incident, services: list[str], commander: str | None) -> dic
         "customer_facing": inc.customer_facing,
         "private": inc.private,
         "drill": inc.drill,
+        "affected_percent": inc.affected_percent,
         "channel": inc.channel,
         "bridge_url": inc.bridge_url,
         "declared_at": iso(inc.declared_at),

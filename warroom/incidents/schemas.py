@@ -74,11 +74,16 @@ class IncidentPatch(Strict):
     impact_summary: str | None = None
     bridge_url: str | None = None
     customer_facing: bool | None = None
+    # percent of users or requests affected; null clears it (not recorded)
+    affected_percent: float | None = Field(default=None, gt=0, le=100, strict=True)
     private: bool | None = None
     services: list[str] | None = None
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude_none=True)
+        out = self.model_dump(exclude_unset=True, exclude_none=True)
+        if "affected_percent" in self.model_fields_set:
+            out["affected_percent"] = self.affected_percent
+        return out
 
 
 class IncidentPage(BaseModel):

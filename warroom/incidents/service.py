@@ -633,11 +633,24 @@ def update_fields(
     session: Session,
     clock: Clock,
     principal: Principal,
+def _affected_share(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationFailed("affected_percent must be a number", field="affected_percent")
+    if not 0 < value <= 100:
+        raise ValidationFailed(
+            "affected_percent must be above 0 and at most 100", field="affected_percent"
+        )
+    return float(value)
+
+
     inc: Incident,
     changes: dict[str, Any],
 ) -> None:
     """Applies the editable fields found in `changes` and notes them in one timeline line.
-    Editable: title, impact_summary, bridge_url, customer_facing, private and services (replaced);
+    Editable: title, impact_summary, bridge_url, customer_facing, affected_percent (0 < x <= 100,
+    or None: not recorded), private and services (replaced);
     other keys are ignored. Needs the responder role (Forbidden, 403). Raises Conflict (409) for a
     closed incident and ValidationFailed (422) for an empty or over-long title (`title`), an
     over-long impact summary or an over-long or non-http(s) bridge URL (`impact_summary`,
@@ -667,6 +680,10 @@ def update_fields(
         inc.private = bool(changes["private"])
         texts.append(f"private to {inc.private}")
     if "services" in changes:
+    if "affected_percent" in changes:
+        inc.affected_percent = _affected_share(changes["affected_percent"])
+        shown = "not recorded" if inc.affected_percent is None else f"{inc.affected_percent:g}%"
+        texts.append(f"affected share to {shown}")
         svcs = services_by_names(session, list(changes["services"]))
         for link in session.scalars(
             select(IncidentService).where(IncidentService.incident_id == inc.id)

@@ -29,6 +29,7 @@ from warroom.incidents.models import Incident
 from warroom.incidents.timeline import timeline
 from warroom.org.service import severity_by_name
 from warroom.paging.models import Escalation, Notification
+from warroom.slos import service as slo_service
 from warroom.statuspage.models import PublicIncident, StatusComponent
 
 TIMELINE_KINDS = (
@@ -155,8 +156,17 @@ def facts(session: Session, clock: Clock, inc: Incident) -> dict[str, Any]:
         )
         or 0
     )
-    # No SLOs yet: the share of an error budget spent is never guessed.
-    f["error_budget"] = tpl.Missing("error budget spent", seen)
+    # What the incident spent of each SLO on its services, up to its resolution; with no
+    # SLO covering it the share is never guessed.
+    spent = slo_service.incident_spend(session, inc, ensure_utc(end))
+    f["error_budget"] = (
+        "; ".join(
+            f"{s['slo']}: {s['text']}" + ("" if s["weighted"] else " (at 100%: no affected share)")
+            for s in spent
+        )
+        if spent
+        else tpl.Missing("error budget spent", seen)
+    )
     events = [e for e in timeline(session, inc.id) if e.kind in TIMELINE_KINDS]
     events.sort(key=lambda e: (not bool((e.data or {}).get("starred")), e.at, e.id))
     f["events"] = [

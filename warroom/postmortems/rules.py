@@ -198,10 +198,12 @@ def gate(
     *,
     min_whys: int = 3,
     names: tuple[str, ...] = (),
+    needs_p0: str | None = None,
 ) -> list[Problem]:
     """Every reason the document may not be published yet (empty: it may be).
     `items` are its action items (owner, due_at, priority, status); `overrides` maps a
-    `finding_key` to the reviewer's reason."""
+    `finding_key` to the reviewer's reason. `needs_p0` (why, e.g. the error budget the
+    incident spent) demands a P0 action item that is not won't-do."""
     problems: list[Problem] = []
     impact = str(content.get("impact", ""))
     if PLACEHOLDER in impact or not impact.strip():
@@ -234,6 +236,8 @@ def gate(
                         f"action item {item.get('id', n)} ({item.get('title', '')}) has no {label}",
                     )
                 )
+    if needs_p0 and not any(i.get("priority") == "P0" for i in live):
+        problems.append(Problem("action_items", f"{needs_p0}: it needs a P0 action item"))
     if not live and not str(content.get("no_actions_reason", "")).strip():
         problems.append(
             Problem(

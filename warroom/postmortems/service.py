@@ -39,6 +39,7 @@ from warroom.postmortems.models import (
     PostmortemRevision,
     PostmortemRules,
 )
+from warroom.slos import service as slo_service
 
 MAX_TEXT = 50_000  # characters per free-text section
 MAX_WHYS = 10
@@ -82,6 +83,7 @@ def decide(session: Session, inc: Incident) -> rules.Decision:
     end = inc.resolved_at or inc.declared_at
     minutes = (ensure_utc(end) - ensure_utc(start)).total_seconds() / 60
     return rules.decide(
+        budget_percent=budget_spent(session, inc),
         severity=sev.name,
         policy=targets.get("postmortem"),
         due_hours=targets.get("postmortem_due_hours"),
@@ -93,6 +95,21 @@ def decide(session: Session, inc: Incident) -> rules.Decision:
 
 
 def for_incident(session: Session, incident_id: int) -> Postmortem | None:
+def budget_spent(session: Session, inc: Incident) -> float | None:
+    """The largest share (percent) of one SLO's error budget the incident spent, measured
+    up to its resolution; None when no SLO covers it."""
+    at = ensure_utc(inc.resolved_at or inc.closed_at or inc.updated_at)
+    return slo_service.max_spend_percent(session, inc, at)
+
+
+def _needs_p0(session: Session, inc: Incident) -> str | None:
+    limit = load_rules(session).error_budget_percent
+    spent = budget_spent(session, inc)
+    if limit is None or spent is None or spent <= limit:
+        return None
+    return f"the incident spent {spent:g}% of an error budget, more than {limit:g}%"
+
+
     """The incident's postmortem, if it has one."""
     return session.scalar(select(Postmortem).where(Postmortem.incident_id == incident_id))
 
@@ -475,6 +492,9 @@ def gate(session: Session, pm: Postmortem) -> list[rules.Problem]:
         dict(pm.overrides or {}),
         min_whys=load_rules(session).min_whys,
         names=names(session),
+        needs_p0=_needs_p0(session, inc)
+        if (inc := session.get(Incident, pm.incident_id))
+        else None,
     )
 
 

@@ -1,0 +1,198 @@
+"""The SLO evaluator: an engine job every `EVALUATE_EVERY` that reads every SLO, asks
+Prometheus for the ones it measures, and raises or resolves burn alerts.
+
+Invariants:
+- One chain: each run is a job keyed by its due minute (`slo_evaluate:<iso>`); the run
+  enqueues the next before it finishes, so a crash loses no cycle and a retry adds no
+  second chain. `ensure_job` starts the chain when SLOs exist and none is pending; a run
+  that finds no SLO ends it. Finished runs older than the current one are deleted, so the
+  chain leaves one row behind, not 1,440 a day.
+- Prometheus is asked outside any transaction (a slow Prometheus holds no lock); its
+  answers are written in one short transaction after. An unreachable Prometheus keeps
+  the SLO's last status, records the error and changes no alert.
+- A burn alert (rules.Status.alerting: page or ticket) goes into warroom's own intake
+  through an internal integration of the SLO's service (`slo:<name>`), so it routes,
+  groups and pages like any other alert: a page burn is a critical alert (which opens an
+  incident and pages the service's escalation policy), a ticket burn a warning. When the
+  burn stops, the alert is resolved. Only a change of state ingests anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from warroom.alerts import ingestion
+from warroom.alerts.integrations import internal_integration
+from warroom.alerts.parsers import NormalizedEvent
+from warroom.core.clock import Clock, iso
+from warroom.db.session import Database
+from warroom.engine.models import Job
+from warroom.engine.queue import enqueue
+from warroom.slos import rules, service
+from warroom.slos.models import Slo
+
+JOB = "slo_evaluate"
+EVALUATE_EVERY = timedelta(minutes=1)
+SEVERITY = {"page": "critical", "ticket": "warning"}
+
+
+def _key(due: datetime) -> str:
+    return f"{JOB}:{iso(due.replace(second=0, microsecond=0))}"
+
+
+def ensure_job(session: Session, clock: Clock) -> None:
+    """Starts the evaluation chain unless a run is pending or running."""
+    live = session.scalar(
+        select(Job.id).where(Job.kind == JOB, Job.state.in_(("pending", "running"))).limit(1)
+    )
+    if live is not None:
+        return
+    now = clock.now()
+    enqueue(session, kind=JOB, key=_key(now), due_at=now, now=now)
+
+
+def integration_name(slo: str) -> str:
+    return f"slo:{slo}"
+
+
+def _measure(spec: rules.SloSpec, url: str, now: datetime) -> dict[str, Any]:
+    """{"window_bad_ratio": r, "span_bad_ratios": {label: r}} from Prometheus."""
+    from warroom.slos import prometheus
+
+    got = prometheus.bad_ratios(spec, url, now, dict(rules.BURN_SPANS))
+    return {"window_bad_ratio": got.window, "span_bad_ratios": dict(got.spans)}
+
+
+def run(db: Database, clock: Clock, payload: dict[str, Any]) -> None:
+    """One cycle: measure, then write statuses and alert changes, then the next run."""
+    now = clock.now()
+    with db.read() as s:
+        prom = [
+            (row.id, service.spec_of(row, svc), (row.spec.get("prometheus") or {}).get("url", ""))
+            for row, svc in service.list_slos(s)
+            if row.source == "prometheus"
+        ]
+    measured: dict[int, dict[str, Any] | str] = {}
+    for slo_id, spec, url in prom:
+        try:
+            measured[slo_id] = _measure(spec, url, now)
+        except Exception as exc:  # recorded on the SLO; the others go on
+            measured[slo_id] = f"{type(exc).__name__}: {exc}"[:1000]
+    with db.session() as s:
+        apply_cycle(s, clock, measured)
+
+
+def apply_cycle(session: Session, clock: Clock, measured: dict[int, dict[str, Any] | str]) -> None:
+    """Writes Prometheus measurements, raises or resolves burn alerts, and enqueues the
+    next run (none when no SLO is left)."""
+    now = clock.now()
+    for row in session.scalars(select(Slo).where(Slo.id.in_(list(measured)))):
+        got = measured[row.id]
+        if isinstance(got, str):
+            row.last_error = got
+        else:
+            row.last, row.evaluated_at, row.last_error = got, now, ""
+    session.flush()
+    rows = service.list_slos(session)
+    for v in service.statuses(session, rows, now):
+        if v.status is None:
+            continue
+        _alert(session, clock, v.row, v.spec, v.status)
+    current = session.scalar(
+        select(Job.key).where(Job.kind == JOB, Job.state == "running").limit(1)
+    )
+    session.execute(
+        delete(Job)
+        .where(Job.kind == JOB, Job.state.in_(("done", "failed")), Job.due_at < now)
+        .execution_options(synchronize_session=False)
+    )
+    if rows:
+        due = now + EVALUATE_EVERY
+        key = _key(due)
+        if key != current:
+            enqueue(
+                session, kind=JOB, key=key, due_at=due.replace(second=0, microsecond=0), now=now
+            )
+
+
+def _alert(
+    session: Session, clock: Clock, row: Slo, spec: rules.SloSpec, status: rules.Status
+) -> None:
+    state = status.alerting() or ""
+    if state == row.alert_state:
+        return
+    integ = internal_integration(session, clock, integration_name(row.name), row.service_id)
+    dedup = f"slo:{row.name}:burn"
+    if row.alert_state:
+        ingestion.ingest(
+            session,
+            clock,
+            integ,
+            [NormalizedEvent(action="resolve", dedup_key=dedup, source="warroom slo")],
+        )
+    if state:
+        rates = ", ".join(f"{k} {r:.1f}x" for k, r in status.burn_rates.items())
+        summary = (
+            f"{spec.name} is burning its error budget fast: {status.consumed_percent:.1f}% "
+            f"of {status.budget_minutes:.1f} minutes spent over {spec.window.text}"
+            if state == "page"
+            else f"{spec.name} is burning its error budget: {status.consumed_percent:.1f}% "
+            f"of {status.budget_minutes:.1f} minutes spent over {spec.window.text}"
+        )
+        ingestion.ingest(
+            session,
+            clock,
+            integ,
+            [
+                NormalizedEvent(
+                    action="trigger",
+                    dedup_key=dedup,
+                    summary=summary,
+                    source="warroom slo",
+                    severity=SEVERITY[state],
+                    timestamp=clock.now(),
+                    labels={
+                        "alertname": "ErrorBudgetBurn",
+                        "slo": spec.name,
+                        "service": spec.service,
+                        "burn": state,
+                    },
+                    annotations={"description": f"burn rates: {rates}"},
+                    details={
+                        "objective": spec.objective,
+                        "budget_minutes": round(status.budget_minutes, 3),
+                        "consumed_minutes": round(status.consumed_minutes, 3),
+                        "burn_rates": {k: round(r, 3) for k, r in status.burn_rates.items()},
+                    },
+                )
+            ],
+        )
+    row.alert_state = state
+
+
+def forget(session: Session, clock: Clock, row: Slo) -> None:
+    """Resolves the SLO's burn alert before it is deleted."""
+    if row.alert_state:
+        integ = internal_integration(session, clock, integration_name(row.name), row.service_id)
+        ingestion.ingest(
+            session,
+            clock,
+            integ,
+            [
+                NormalizedEvent(
+                    action="resolve", dedup_key=f"slo:{row.name}:burn", source="warroom slo"
+                )
+            ],
+        )
+        row.alert_state = ""
+
+
+def ensure_chain(db: Database, clock: Clock) -> None:
+    """At start-up: starts the evaluation chain when there are SLOs (store opener)."""
+    with db.session() as s:
+        if s.scalar(select(Slo.id).limit(1)) is not None:
+            ensure_job(s, clock)
