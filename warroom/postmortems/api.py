@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.core.principal import Principal
 from warroom.http import clock, db, needs
 from warroom.incidents import queries as incident_queries
-from warroom.postmortems import actions, export, queries, rules, service, similar
+from warroom.postmortems import actions, export, queries, rules, service, similar, stars
 
 router = APIRouter(prefix="/api/v1/postmortems", tags=["postmortems"])
 items_router = APIRouter(prefix="/api/v1/action-items", tags=["action items"])
@@ -231,6 +231,65 @@ def similar_incidents(
         inc = incident_queries.get_incident(s, who, incident_id)
         found = similar.similar(s, who, inc)
     return {"similar": found, "repeats_open": any(x["open_action_items"] for x in found)}
+
+
+class StarOut(BaseModel):
+    event: int
+    starred: bool
+
+
+class StarRow(BaseModel):
+    event: int
+    by: str
+    at: str
+
+
+class StarsOut(BaseModel):
+    stars: list[StarRow]
+
+
+EVENT_ID = Path(ge=1, le=2**31 - 1, description="the timeline event's id")
+
+
+@router.get(
+    "/{incident_id}/stars",
+    summary="Timeline events starred for the postmortem",
+    response_model=StarsOut,
+)
+def list_stars(incident_id: str, request: Request, who: Principal = viewer) -> dict[str, Any]:
+    """The incident's starred timeline events (works before a postmortem exists); the
+    drafted postmortem timeline lists them first."""
+    with db(request).read() as s:
+        inc = incident_queries.get_incident(s, who, incident_id)
+        return {"stars": stars.list_stars(s, inc.id)}
+
+
+@router.put(
+    "/{incident_id}/stars/{event_id}",
+    summary="Star a timeline event for the postmortem",
+    response_model=StarOut,
+)
+def star(
+    incident_id: str, request: Request, event_id: int = EVENT_ID, who: Principal = responder
+) -> dict[str, Any]:
+    """Responders only; an event of another incident is a 404 naming `event`. Idempotent."""
+    with db(request).session() as s:
+        inc = incident_queries.get_incident(s, who, incident_id)
+        return stars.set_star(s, clock(request), who, inc, event_id, True)
+
+
+@router.delete(
+    "/{incident_id}/stars/{event_id}",
+    summary="Unstar a timeline event",
+    response_model=StarOut,
+)
+def unstar(
+    incident_id: str, request: Request, event_id: int = EVENT_ID, who: Principal = responder
+) -> dict[str, Any]:
+    """Responders only; idempotent."""
+    with db(request).session() as s:
+        inc = incident_queries.get_incident(s, who, incident_id)
+        return stars.set_star(s, clock(request), who, inc, event_id, False)
 
 
 @router.get("/{incident_id}/revisions/{number}", summary="A kept revision")

@@ -29,6 +29,7 @@ from warroom.incidents.models import Incident
 from warroom.incidents.timeline import timeline
 from warroom.org.service import severity_by_name
 from warroom.paging.models import Escalation, Notification
+from warroom.postmortems.stars import starred_ids
 from warroom.slos import service as slo_service
 from warroom.statuspage.models import PublicIncident, StatusComponent
 
@@ -168,7 +169,10 @@ def facts(session: Session, clock: Clock, inc: Incident) -> dict[str, Any]:
         else tpl.Missing("error budget spent", seen)
     )
     events = [e for e in timeline(session, inc.id) if e.kind in TIMELINE_KINDS]
-    events.sort(key=lambda e: (not bool((e.data or {}).get("starred")), e.at, e.id))
+    stars = starred_ids(session, inc.id)
+    events.sort(
+        key=lambda e: (not (e.id in stars or bool((e.data or {}).get("starred"))), e.at, e.id)
+    )
     f["events"] = [
         {"at": f"{ensure_utc(e.at):%Y-%m-%d %H:%M}", "text": _cell(e.text), "actor": _cell(e.actor)}
         for e in events

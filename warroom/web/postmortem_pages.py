@@ -10,10 +10,10 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from warroom.core.errors import DomainError
+from warroom.core.errors import DomainError, NotFound
 from warroom.http import clock, db
 from warroom.incidents import queries as incident_queries
-from warroom.postmortems import actions, export, queries, rules, service, similar
+from warroom.postmortems import actions, export, queries, rules, service, similar, stars
 from warroom.web.routes import back, csrf_ok, csrf_rejected, current, templates
 
 router = APIRouter(include_in_schema=False)
@@ -163,6 +163,31 @@ async def act(request: Request, ref: str, action: str) -> Response:
     except DomainError as exc:
         return back(url, exc.message)
     return back(url)
+
+
+@router.post("/incidents/{ref}/stars/{event_id}")
+async def star(request: Request, ref: str, event_id: int) -> Response:
+    """The room's star toggle on a timeline event (`starred` 1 or 0), through the service
+    that the API uses (responders only)."""
+    who, csrf = current(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    if not csrf_ok(csrf, form.get("csrf", "")):
+        return csrf_rejected(request, who)
+    c = clock(request)
+    url = f"/incidents/{ref}"
+
+    def run() -> None:
+        with db(request).session() as s:
+            inc = incident_queries.get_incident(s, who, ref)
+            if not 0 < event_id < 2**31:
+                raise NotFound(f"no timeline event {event_id} in this incident", field="event")
+            stars.set_star(s, c, who, inc, event_id, form.get("starred", "1") != "0")
+
+    try:
+        await anyio.to_thread.run_sync(run)
+    except DomainError as exc:
+        return back(url, exc.message)
+    return back(url + f"#event-{event_id}")
 
 
 @router.post("/postmortems-lint")

@@ -35,6 +35,7 @@ from warroom.org import service as org
 from warroom.paging import policies as paging_policies
 from warroom.paging import queries as paging_queries
 from warroom.postmortems import queries as postmortem_queries
+from warroom.postmortems import room as postmortem_room
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -294,6 +295,7 @@ def render_room(
             for e in paging_queries.list_escalations(s, incident_id=inc.id, limit=20)
         ]
         policies = [p.name for p in paging_policies.list_policies(s)]
+        pm_panel = postmortem_room.panel(s, clock(request), who, inc)
     return templates.TemplateResponse(
         request,
         "room.html",
@@ -312,6 +314,10 @@ def render_room(
             "composer": composer or {},
             "pages": pages,
             "policies": policies,
+            "pm_panel": pm_panel,
+            "starred_ids": pm_panel["starred"],
+            "star_csrf": csrf if who.can("responder") else "",
+            "star_ref": data["number"],
         },
     )
 
@@ -363,7 +369,9 @@ async def room_action(request: Request, ref: str, action: str) -> Response:
     return await _room_action(request, ref, action)
 
 
-def _event_payload(request: Request, who: Principal, ref: str, after: int) -> list[dict[str, Any]]:
+def _event_payload(
+    request: Request, who: Principal, ref: str, after: int, csrf: str = ""
+) -> list[dict[str, Any]]:
     with db(request).read() as s:
         inc = incident_queries.get_incident(s, who, ref)
         events = incident_timeline.timeline(s, inc.id, after)
@@ -373,7 +381,12 @@ def _event_payload(request: Request, who: Principal, ref: str, after: int) -> li
         out = []
         for ev in events:
             d = incident_timeline.event_dict(ev)
-            d["html"] = templates.get_template("_event.html").render(ev=d)
+            d["html"] = templates.get_template("_event.html").render(
+                ev=d,
+                starred_ids=(),
+                star_csrf=csrf if who.can("responder") else "",
+                star_ref=head["number"],
+            )
             out.append(d)
         out[-1]["incident"] = {
             "status": head["status"],
@@ -398,7 +411,7 @@ async def stream(request: Request, ref: str, after: int = 0) -> Response:
     Each stream ends by itself after `sse_max_seconds` (the browser's EventSource then
     reconnects with Last-Event-ID, so nothing is lost): an open room can then never keep
     a server from shutting down, nor hold on to a session that has since logged out."""
-    who, _ = current(request)
+    who, csrf = current(request)
     last = _last_event_id(request, after)
     poll = float(getattr(request.app.state, "sse_poll_seconds", 0.5))
     lifetime = float(getattr(request.app.state, "sse_max_seconds", 55.0))
@@ -420,7 +433,9 @@ async def stream(request: Request, ref: str, after: int = 0) -> Response:
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             try:
-                batch = await anyio.to_thread.run_sync(_event_payload, request, who, ref, last)
+                batch = await anyio.to_thread.run_sync(
+                    _event_payload, request, who, ref, last, csrf
+                )
             except DomainError:
                 return  # the incident went away (or out of sight): end the stream
             for ev in batch:
