@@ -46,6 +46,9 @@ class TeamDoc(Doc):
     # https webhook. Escalation fallbacks notify it.
     channel_url: str = Field(default="", max_length=1000)
     members: list[str] = []
+    # The team's lead (a user): overdue postmortem and action item reminders reach them
+    # before the admins.
+    lead: str = Field(default="", max_length=100)
 
 
 class ContactMethodDoc(Doc):

@@ -132,6 +132,8 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
             for j, m in enumerate(t.members):
                 if m not in users:
                     problems.append(Problem(("teams", i, "members", j), f"unknown user {m!r}"))
+            if t.lead and t.lead not in users:
+                problems.append(Problem(("teams", i, "lead"), f"unknown user {t.lead!r}"))
     if doc.teams is not None and doc.services is None:
         # Without a services section the live services keep their owners.
         owned: dict[str, list[str]] = {}
@@ -465,6 +467,7 @@ def _apply_teams(session: Session, doc: ConfigDoc) -> None:
             team = Team(name=t.name)
             session.add(team)
         team.description, team.channel, team.channel_url = t.description, t.channel, t.channel_url
+        team.lead_id = users[t.lead] if t.lead else None
         session.flush()
         for m in session.scalars(select(TeamMember).where(TeamMember.team_id == team.id)):
             session.delete(m)

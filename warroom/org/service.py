@@ -226,14 +226,15 @@ def get_service(session: Session, name: str) -> ServiceView:
 
 
 def list_teams(session: Session) -> list[dict[str, Any]]:
-    """Returns every team by name as a dict, with its members' names sorted and its whole
-    `channel_url` (credentials: for admins and config export only; see `teams_for`)."""
+    """Returns every team by name as a dict, with its members' names sorted, its lead's
+    name ("" for none) and its whole `channel_url` (credentials: for admins and config export only; see `teams_for`)."""
     members: dict[int, list[str]] = {}
     rows = session.execute(
         select(TeamMember.team_id, User.name).join(User, User.id == TeamMember.user_id)
     )
     for team_id, user_name in rows:
         members.setdefault(team_id, []).append(user_name)
+    names = dict(session.execute(select(User.id, User.name)).tuples().all())
     return [
         {
             "name": t.name,
@@ -241,6 +242,7 @@ def list_teams(session: Session) -> list[dict[str, Any]]:
             "channel": t.channel,
             "channel_url": t.channel_url,
             "members": sorted(members.get(t.id, [])),
+            "lead": names.get(t.lead_id, "") if t.lead_id else "",
         }
         for t in session.scalars(select(Team).order_by(Team.name))
     ]

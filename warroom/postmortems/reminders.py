@@ -11,31 +11,37 @@ Invariants:
   is published or the action item is done or won't do. A job whose due time no longer
   matches the document's (the due time was moved) does nothing: moving it started a
   new chain.
-- Recipients by stage (`rules.audience`): the owner's first contact method; from the
-  first overdue reminder also the chat channel of the teams owning the incident's
-  services; from the second also every admin's first contact method.
+- Recipients by stage (`rules.audience`): the owner; from the first overdue reminder also
+  the lead and the chat channel of each team owning the incident's services (the teams
+  the owner belongs to when it has none); from the second also every admin. A person
+  counts once, and is reached as a page reaches them (`paging.rules.contact_plan`):
+  every method their notification rules name, each `after_minutes` later, else every
+  contact method at once, else their account email. Inactive people get nothing.
 - Delivery (`postmortem_deliver`) runs outside a transaction, through notify.channels
   (email, signed webhook, Apprise); a failure raises, and the engine retries it with
-  backoff under the same idempotency key.
+  backoff under the same idempotency key. A delivery that falls due after the
+  postmortem was published (or the item finished) sends nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.comms.deliver import channel_kind, team_channels
+from warroom.comms.deliver import channel_kind
 from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
 from warroom.db.session import Database
 from warroom.engine.queue import enqueue
 from warroom.incidents import rules as incident_rules
-from warroom.incidents.models import Incident
+from warroom.incidents.models import Incident, IncidentService
 from warroom.notify import channels
-from warroom.org.models import Team, User
-from warroom.paging.contacts import contact_methods
+from warroom.org.models import Service, Team, TeamMember, User
+from warroom.paging import rules as paging_rules
+from warroom.paging.contacts import contact_methods, notification_rules
 from warroom.paging.models import ContactMethod
 from warroom.postmortems import rules
 from warroom.postmortems.models import ActionItem, Postmortem, PostmortemRules
@@ -81,26 +87,83 @@ def _enqueue(
     )
 
 
+def _owning_teams(session: Session, owner_id: int | None, incident_id: int) -> list[Team]:
+    teams = list(
+        session.scalars(
+            select(Team)
+            .join(Service, Service.owner_team_id == Team.id)
+            .join(IncidentService, IncidentService.service_id == Service.id)
+            .where(IncidentService.incident_id == incident_id)
+            .distinct()
+            .order_by(Team.name)
+        )
+    )
+    if not teams and owner_id is not None:
+        teams = list(
+            session.scalars(
+                select(Team)
+                .join(TeamMember, TeamMember.team_id == Team.id)
+                .where(TeamMember.user_id == owner_id)
+                .order_by(Team.name)
+            )
+        )
+    return teams
+
+
+def people(
+    session: Session, owner_id: int | None, incident_id: int, stage: int
+) -> tuple[list[tuple[str, int]], list[Team]]:
+    """Who a reminder of `stage` reaches: `(why, user id)` per person (the owner, the
+    owning teams' leads, the admins; each once, active people only) and the teams whose
+    chat channel it posts to."""
+    who = rules.audience(stage)
+    teams = _owning_teams(session, owner_id, incident_id) if "leads" in who or "team" in who else []
+    wanted: list[tuple[str, int]] = []
+    if owner_id is not None:
+        wanted.append(("owner", owner_id))
+    if "leads" in who:
+        wanted += [("lead", t.lead_id) for t in teams if t.lead_id is not None]
+    if "admins" in who:
+        wanted += [
+            ("admin", u)
+            for u in session.scalars(select(User.id).where(User.role == "admin").order_by(User.id))
+        ]
+    out: list[tuple[str, int]] = []
+    seen: set[int] = set()
+    for why, uid in wanted:
+        user = session.get(User, uid)
+        if uid in seen or user is None or not user.active:
+            continue
+        seen.add(uid)
+        out.append((why, uid))
+    channels_ = [t for t in teams if t.channel_url] if "team" in who else []
+    return out, channels_
+
+
+def _routes(session: Session, user: User) -> list[tuple[str, int, int]]:
+    """How one person is reached, as a page reaches them: `(kind, id, after_minutes)` with
+    kind "method" (a contact method's id) or "email" (the account email; id = user id)."""
+    methods = contact_methods(session, user.id)
+    if not methods:
+        return [("email", user.id, 0)]
+    by_name = {m.name: m for m in methods}
+    user_rules = [
+        paging_rules.Rule(name, r.after_minutes) for r, name in notification_rules(session, user.id)
+    ]
+    plan = paging_rules.contact_plan(user_rules, [m.name for m in methods])
+    return [("method", by_name[r.method].id, r.after_minutes) for r in plan if r.method in by_name]
+
+
 def _recipients(
     session: Session, owner_id: int | None, incident_id: int, stage: int
-) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    who = rules.audience(stage)
-    user_ids: list[int] = []
-    if owner_id is not None:
-        user_ids.append(owner_id)
-    if "admins" in who:
-        user_ids += [
-            u
-            for u in session.scalars(select(User.id).where(User.role == "admin").order_by(User.id))
-            if u not in user_ids
-        ]
-    for uid in user_ids:
-        methods = contact_methods(session, uid)
-        if methods:
-            out.append(("method", methods[0].id))
-    if "team" in who:
-        out += [("team", t.id) for t in team_channels(session, incident_id)]
+) -> list[tuple[str, int, int]]:
+    users, teams = people(session, owner_id, incident_id, stage)
+    out: list[tuple[str, int, int]] = []
+    for _, uid in users:
+        user = session.get(User, uid)
+        assert user is not None
+        out += _routes(session, user)
+    out += [("team", t.id, 0) for t in teams]
     return out
 
 
@@ -131,12 +194,12 @@ def run(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
     else:
         assert isinstance(target, ActionItem)
         title = f"action item {target.id} ({target.title}) of {ref}"
-    for kind, rid in _recipients(session, target.owner_id, inc.id, stage):
+    for kind, rid, after in _recipients(session, target.owner_id, inc.id, stage):
         enqueue(
             session,
             kind=DELIVER_JOB,
             key=f"remind:{what}:{target_id}:{iso(due)}:{stage}:{kind}:{rid}",
-            due_at=now,
+            due_at=now + timedelta(minutes=after),
             payload={
                 "recipient": kind,
                 "recipient_id": rid,
@@ -153,6 +216,14 @@ def run(session: Session, clock: Clock, payload: dict[str, Any]) -> None:
         )
 
 
+def _finished(session: Session, what: str, target_id: int) -> bool:
+    if what == "postmortem":
+        pm = session.get(Postmortem, target_id)
+        return pm is None or pm.status == "published"
+    item = session.get(ActionItem, target_id)
+    return item is None or item.status in ("done", "wont_do")
+
+
 def deliver(
     db: Database, clock: Clock, payload: dict[str, Any]
 ) -> Callable[[Session], None] | None:
@@ -161,7 +232,14 @@ def deliver(
     due = parse_utc(str(payload["due_at"]))
     stage = int(payload["stage"])
     with db.read() as s:
-        if payload["recipient"] == "team":
+        if _finished(s, str(payload["what"]), int(payload["id"])):
+            return None
+        if payload["recipient"] == "email":
+            user = s.get(User, int(payload["recipient_id"]))
+            if user is None or not user.active:
+                return None
+            kind, address, secret = "email", user.email, ""
+        elif payload["recipient"] == "team":
             team = s.get(Team, int(payload["recipient_id"]))
             if team is None or not team.channel_url:
                 return None

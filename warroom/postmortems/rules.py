@@ -447,13 +447,13 @@ def first_stage(due: datetime, now: datetime, before_hours: int, repeat_hours: i
 
 
 def audience(stage: int) -> tuple[str, ...]:
-    """Who a reminder goes to: the owner, then (first overdue) also the owning team's
-    channel, then (every later one) also the admins."""
+    """Who a reminder goes to: the owner; from the first overdue one also the owning
+    teams' leads and chat channels; from the second also the admins."""
     if stage <= STAGE_DUE:
         return ("owner",)
     if stage == STAGE_DUE + 1:
-        return ("owner", "team")
-    return ("owner", "team", "admins")
+        return ("owner", "leads", "team")
+    return ("owner", "leads", "team", "admins")
 
 
 def reminder_text(what: str, stage: int, due: datetime) -> str:
