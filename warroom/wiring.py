@@ -29,10 +29,12 @@ from warroom.incidents import events as incident_events
 from warroom.incidents import subscribers as incident_subscribers
 from warroom.incidents import targets
 from warroom.oncall import events as oncall_events
+from warroom.oncall import feeds as oncall_feeds
 from warroom.paging import deliver as paging_deliver
 from warroom.paging import events as paging_events
 from warroom.paging import service as paging_service
 from warroom.paging import subscribers as paging_subscribers
+from warroom.postmortems import calendar as postmortem_calendar
 from warroom.postmortems import reminders as postmortem_reminders
 from warroom.postmortems import subscribers as postmortem_subscribers
 from warroom.postmortems import tracker as action_item_tracker
@@ -127,6 +129,12 @@ def _handlers() -> None:
     DB_HANDLERS[slo_evaluator.JOB] = slo_evaluator.run
 
 
+def _feeds() -> None:
+    # A person's calendar feed (oncall, a lower layer) also lists the action items and
+    # postmortems they own, by due date: a provider registered here (oncall.feeds).
+    oncall_feeds.register(postmortem_calendar.feed_items)
+
+
 def wire() -> None:
     """Registers every subscriber and engine handler (once per process)."""
     global _done
@@ -135,5 +143,6 @@ def wire() -> None:
             return
         _subscribe()
         _handlers()
+        _feeds()
         seam.mark_wired()
         _done = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -238,7 +239,9 @@ def feed(request: Request, token: str) -> Response:
     now = _now(request)
     with db(request).read() as s:
         f = service.feed_for_token(s, token, now - FEED_PAST, now + FEED_AHEAD)
-    body = ical.feed(f.title, f.spans, now)
+    base = settings.public_url(str(request.base_url))
+    items = [replace(i, url=base + i.url) if i.url.startswith("/") else i for i in f.items]
+    body = ical.feed(f.title, f.spans, now, items=items)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

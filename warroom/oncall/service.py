@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
 from warroom.core.errors import Forbidden, NotFound, ValidationFailed
 from warroom.core.principal import Principal, require_responder
 from warroom.core.security import hash_token
-from warroom.oncall import rules
+from warroom.oncall import feeds, rules
 from warroom.oncall.events import ScheduleChanged
 from warroom.oncall.models import (
     FeedToken,
@@ -488,11 +488,14 @@ def issue_feed_token(
 class Feed:
     title: str
     spans: list[tuple[str, rules.Span]]  # (schedule name, span)
+    # Other domains' dated items (a person's feed only): see warroom.oncall.feeds.
+    items: list[feeds.FeedItem] = field(default_factory=list)
 
 
 def feed_for_token(session: Session, token: str, start: datetime, end: datetime) -> Feed:
     """Returns the calendar feed a feed token opens: a schedule's or a person's shifts until `end`.
-    Spans ending after `start` are included whole. Raises NotFound (404) for an unknown or
+    Spans ending after `start` are included whole. A person's feed also carries the
+    registered providers' items (`feeds`: e.g. action item due dates) in `[start, end)`. Raises NotFound (404) for an unknown or
     replaced token and ValidationFailed (422) for a range check_range refuses (counted from 35
     days before `start`). The token is the credential: no principal is needed. Reads only."""
     row = session.scalar(select(FeedToken).where(FeedToken.token_hash == hash_token(token)))
@@ -510,7 +513,7 @@ def feed_for_token(session: Session, token: str, start: datetime, end: datetime)
     user = session.get(User, row.user_id)
     assert user is not None
     spans = [x for x in user_spans(session, user.name, early, end) if x[1].end > start]
-    return Feed(f"On call: {user.name}", spans)
+    return Feed(f"On call: {user.name}", spans, feeds.items_for(session, user, start, end))
 
 
 def user_spans(
