@@ -192,7 +192,10 @@ def test_a_service_without_slos_goes_and_an_unknown_one_is_a_404(
             {**SLO, "source": "prometheus", "prometheus": {"url": "http://p", "total": "t"}},
             "slos[0].prometheus",
         ),
-        ({**SLO, "prometheus": {"url": "http://p", "total": "t", "bad": "b"}}, "slos[0].prometheus"),
+        (
+            {**SLO, "prometheus": {"url": "http://p", "total": "t", "bad": "b"}},
+            "slos[0].prometheus",
+        ),
     ],
 )
 def test_bad_slo_config_is_refused_naming_the_entry_and_field(
@@ -239,8 +242,17 @@ def test_a_fast_burn_raises_an_alert_that_becomes_a_ticket_and_then_resolves(
     worker.run_due()
     assert slo(alice)["alert"] == "page"
     burn = [a for a in alerts(alice) if a["labels"].get("alertname") == "ErrorBudgetBurn"]
-    assert len(burn) == 1 and burn[0]["labels"]["burn"] == "page" and burn[0]["status"] != "resolved"
+    assert (
+        len(burn) == 1 and burn[0]["labels"]["burn"] == "page" and burn[0]["status"] != "resolved"
+    )
     assert "checkout-availability is burning its error budget fast" in burn[0]["summary"]
+    # the outage is already an incident: the burn opens no second one, the room is told
+    listed = alice.get("/api/v1/incidents").json()["items"]
+    assert [i["id"] for i in listed] == [inc["id"]]
+    notes = [e["text"] for e in alice.get(f"/api/v1/incidents/{inc['id']}").json()["timeline"]]
+    assert any(
+        t.startswith("Error budget: checkout-availability is burning 167x as fast") for t in notes
+    )
     # mitigated: the short spans cool down first, the long ones keep a ticket open
     alice.post(
         f"/api/v1/incidents/{inc['id']}/milestones",
@@ -287,3 +299,58 @@ def test_removing_every_slo_ends_the_chain_and_resolves_the_alert(
             .where(Job.kind == "slo_evaluate", Job.state == "pending")
         )
     assert pending == 0
+
+
+def test_an_incident_spending_over_20_percent_needs_a_postmortem_with_a_p0_item(
+    alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    # SEV-4 on its own needs no postmortem; 12 minutes at 100% is 27.8% of 43.2 minutes.
+    inc = declare(
+        alice,
+        severity="SEV-4",
+        customer_facing=True,
+        started_at=iso(clock.now() - timedelta(minutes=12)),
+    )
+    r = alice.post(f"/api/v1/incidents/{inc['id']}/resolve", json={"summary": "Rolled back."})
+    assert r.status_code == 200, r.text
+    worker.run_due()
+    pm = alice.get(f"/api/v1/postmortems/{inc['id']}").json()
+    assert pm["requirement"] == "required"
+    assert "spent 27.78% of an error budget, more than 20%" in pm["reasons"]
+    assert "checkout-availability: 12.0 minutes, 28% of the 30d budget" in pm["content"]["impact"]
+    assert "(at 100%: no affected share)" in pm["content"]["impact"]
+    assert any(
+        p["field"] == "action_items" and p["message"].endswith("it needs a P0 action item")
+        for p in pm["gate"]
+    )
+    r = alice.post(
+        "/api/v1/action-items",
+        json={
+            "incident": inc["id"],
+            "title": "Canary the checkout deploys",
+            "owner": "alice",
+            "due": "2026-03-20",
+            "priority": "P1",
+            "kind": "prevent",
+        },
+    )
+    assert r.status_code == 201, r.text
+    pm = alice.get(f"/api/v1/postmortems/{inc['id']}").json()
+    assert any("P0 action item" in p["message"] for p in pm["gate"])
+    alice.patch(f"/api/v1/action-items/{r.json()['id']}", json={"priority": "P0"})
+    pm = alice.get(f"/api/v1/postmortems/{inc['id']}").json()
+    assert not any("P0 action item" in p["message"] for p in pm["gate"])
+
+
+def test_a_small_spend_adds_no_requirement(
+    alice: Api, org: Receiver, worker: Worker, clock: ManualClock
+) -> None:
+    inc = declare(
+        alice,
+        severity="SEV-4",
+        customer_facing=True,
+        started_at=iso(clock.now() - timedelta(minutes=8)),  # 18.5%
+    )
+    alice.post(f"/api/v1/incidents/{inc['id']}/resolve", json={"summary": "Rolled back."})
+    worker.run_due()
+    assert alice.get(f"/api/v1/postmortems/{inc['id']}").status_code == 404

@@ -15,6 +15,10 @@ Invariants:
   groups and pages like any other alert: a page burn is a critical alert (which opens an
   incident and pages the service's escalation policy), a ticket burn a warning. When the
   burn stops, the alert is resolved. Only a change of state ingests anything.
+- An incident-sourced SLO burns only because of incidents people already declared: its
+  burn alert is recorded as a warning (it opens no second incident for the same outage),
+  and a page-level burn adds a line to each open customer-facing incident of the service
+  saying how fast the budget goes, so the room knows what the outage costs.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from warroom.core.clock import Clock, iso
 from warroom.db.session import Database
 from warroom.engine.models import Job
 from warroom.engine.queue import enqueue
+from warroom.incidents import timeline
+from warroom.incidents.models import Incident, IncidentService
+from warroom.incidents.rules import ACTIVE_STATUSES
 from warroom.slos import rules, service
 from warroom.slos.models import Slo
 
@@ -153,7 +160,7 @@ def _alert(
                     dedup_key=dedup,
                     summary=summary,
                     source="warroom slo",
-                    severity=SEVERITY[state],
+                    severity=SEVERITY[state] if row.source == "prometheus" else "warning",
                     timestamp=clock.now(),
                     labels={
                         "alertname": "ErrorBudgetBurn",
@@ -171,7 +178,41 @@ def _alert(
                 )
             ],
         )
+    if state == "page" and row.source == "incidents":
+        _tell_open_incidents(session, clock, row, spec, status)
     row.alert_state = state
+
+
+def _tell_open_incidents(
+    session: Session, clock: Clock, row: Slo, spec: rules.SloSpec, status: rules.Status
+) -> None:
+    rate = max(status.burn_rates.get("1h", 0.0), status.burn_rates.get("6h", 0.0))
+    text = (
+        f"Error budget: {spec.name} is burning {rate:.0f}x as fast as it may; "
+        f"{status.consumed_percent:.0f}% of its {status.budget_minutes:.1f}-minute budget "
+        f"over {spec.window.text} is spent"
+    )
+    incidents = session.scalars(
+        select(Incident)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(
+            IncidentService.service_id == row.service_id,
+            Incident.status.in_(ACTIVE_STATUSES),
+            Incident.customer_facing.is_(True),
+            Incident.drill.is_(False),
+        )
+        .order_by(Incident.id)
+    )
+    for inc in incidents:
+        timeline.record(
+            session,
+            clock,
+            inc,
+            kind="note",
+            text=text,
+            actor=None,
+            data={"slo": spec.name, "consumed_percent": round(status.consumed_percent, 2)},
+        )
 
 
 def forget(session: Session, clock: Clock, row: Slo) -> None:
