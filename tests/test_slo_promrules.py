@@ -200,8 +200,8 @@ PER_MINUTE = 1000.0  # requests a minute, split between code="200" and code="500
 
 
 def counters(errors_per_minute: list[float]) -> list[dict[str, str]]:
-    """Two counters from 0, one sample a minute: code="500" grows by the minute's errors,
-    code="200" by the rest of PER_MINUTE."""
+    """Two counters from 0, one sample per interval: code="500" grows by the sample's
+    errors, code="200" by the rest of PER_MINUTE."""
     bad, good = [0.0], [0.0]
     for e in errors_per_minute:
         bad.append(bad[-1] + e)
@@ -226,15 +226,20 @@ def expected(spec: SloSpec, windows: list[tuple[str, str]]) -> list[dict[str, An
 
 
 def run_rule_test(
-    tmp_path: Path, spec: SloSpec, series: list[dict[str, str]], eval_at: str, firing: list
+    tmp_path: Path,
+    spec: SloSpec,
+    series: list[dict[str, str]],
+    eval_at: str,
+    firing: list,
+    interval: str = "1m",
 ) -> None:
     (tmp_path / "slo.rules.yml").write_text(promrules.rules_yaml([spec]))
     test = {
         "rule_files": ["slo.rules.yml"],
-        "evaluation_interval": "1m",
+        "evaluation_interval": interval,
         "tests": [
             {
-                "interval": "1m",
+                "interval": interval,
                 "input_series": series,
                 "alert_rule_test": [
                     {
@@ -270,11 +275,11 @@ def test_the_fast_page_fires_just_above_14_4x_and_not_below(
 def test_the_1d_ticket_fires_just_above_3x_and_not_below(
     tmp_path: Path, burn: float, tickets: bool
 ) -> None:
-    """A steady burn for 25 hours: 1d/2h tickets above 3x only; 3d/6h (1x) always; the
-    pages (6x, 14.4x) never."""
-    errors = [burn * PER_MINUTE / 1000] * 1500
+    """A steady burn for 25 hours, a sample every 5 minutes: 1d/2h tickets above 3x only;
+    3d/6h (1x) always; the pages (6x, 14.4x) never."""
+    errors = [burn * PER_MINUTE / 1000] * 300
     firing = [("3d", "6h")] + ([("1d", "2h")] if tickets else [])
-    run_rule_test(tmp_path, ratio_slo(), counters(errors), "1490m", firing)
+    run_rule_test(tmp_path, ratio_slo(), counters(errors), "1490m", firing, interval="5m")
 
 
 def test_an_idle_service_never_alerts(tmp_path: Path) -> None:
@@ -285,3 +290,26 @@ def test_an_idle_service_never_alerts(tmp_path: Path) -> None:
         {"series": 'http_requests_total{job="api",code="200"}', "values": flat},
     ]
     run_rule_test(tmp_path, ratio_slo(), series, "190m", [])
+
+
+@pytest.mark.parametrize(("bad_minutes", "pages"), [(10, True), (7, False)])
+def test_a_threshold_sli_pages_on_its_bad_minutes(
+    tmp_path: Path, bad_minutes: int, pages: bool
+) -> None:
+    """Latency good (0.3 s < 0.5 s) for six hours, then bad for the last `bad_minutes`:
+    over the last hour that is about 16% of one-minute slices for 10 minutes (above
+    14.4 x 1%), about 12% for 7 (below); the 3d/6h ticket (1x) fires either way."""
+    spec = SloSpec(
+        name="checkout-latency",
+        service="checkout",
+        objective=99.0,
+        source="prometheus",
+        budgeting="timeslices",
+        threshold_query='rq_latency_seconds{job="api"}',
+        threshold_op="<",
+        threshold_value=0.5,
+    )
+    values = ["0.3"] * (376 - bad_minutes) + ["0.8"] * bad_minutes
+    series = [{"series": 'rq_latency_seconds{job="api"}', "values": " ".join(values)}]
+    firing = [("3d", "6h")] + ([("1h", "5m")] if pages else [])
+    run_rule_test(tmp_path, spec, series, "375m", firing)
