@@ -521,7 +521,7 @@ def to_openslo(specs: list[SloSpec], urls: Mapping[str, str] | None = None) -> s
 
 def _slo_doc(spec: SloSpec, ref: str | None) -> dict[str, Any]:
     objective: dict[str, Any] = {
-        "displayName": f"{spec.objective:g}%",
+        "displayName": promrules.number(spec.objective).removesuffix(".0") + "%",
         "target": _target(spec.objective),
     }
     metadata: dict[str, Any] = {"name": spec.name}
