@@ -17,6 +17,8 @@ import yaml
 
 from warroom.cli.client import Client
 from warroom.cli.output import emit_json, table
+from warroom.core.errors import ValidationFailed
+from warroom.slos import openslo
 
 json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
@@ -170,6 +172,102 @@ def revoke(exception_id: int, as_json: bool) -> None:
         emit_json(out)
         return
     click.echo(f"Exception #{out['id']} revoked by {out['revoked_by']}")
+
+
+@slo.command("rules")
+@click.argument("name")
+@click.option("--output", "-o", default="-", help="a file to write (default: standard output)")
+def rules_cmd(name: str, output: str) -> None:
+    """Prometheus rules for NAME: recording rules and multiwindow burn-rate alerts
+    (check them with `promtool check rules FILE`)."""
+    _write(output, Client().request("GET", f"/api/v1/slos/{name}/rules"))
+
+
+@slo.command("export")
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["openslo", "warroom"]),
+    default="openslo",
+    show_default=True,
+)
+@click.option("--output", "-o", default="-", help="a file to write (default: standard output)")
+def export_cmd(name: str, fmt: str, output: str) -> None:
+    """NAME as OpenSLO v1 YAML (or as warroom's own slos: entry)."""
+    text = Client().request("GET", f"/api/v1/slos/{name}/openslo")
+    if fmt == "warroom":
+        text = _dump(
+            {"slos": openslo.to_config(openslo.from_openslo(text), openslo.prometheus_urls(text))}
+        )
+    _write(output, text)
+
+
+@slo.command("import")
+@click.argument("path")
+@click.option(
+    "--apply",
+    "do_apply",
+    is_flag=True,
+    help="apply to the store at once (merged by name with its SLOs); default: print the "
+    "slos: section for your config files",
+)
+@click.option("--url", "prom_url", default=None, help="Prometheus URL for SLOs that name none")
+@click.option("--dry-run", is_flag=True, help="with --apply: show what would change")
+@json_flag
+def import_cmd(
+    path: str, do_apply: bool, prom_url: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Read OpenSLO v1 YAML (a file, or - for standard input) as warroom SLOs."""
+    text = _read(path)
+    try:
+        specs = openslo.from_openslo(text)
+    except ValidationFailed as exc:
+        raise click.ClickException(f"{path}: {exc.message}") from exc
+    if not specs:
+        raise click.ClickException(f"{path}: no document of kind SLO")
+    urls = openslo.prometheus_urls(text)
+    entries = openslo.to_config(specs, urls)
+    for e in entries:
+        if e.get("source") == "prometheus" and not e["prometheus"].get("url"):
+            if prom_url is None:
+                raise click.ClickException(
+                    f"SLO {e['name']!r} names no Prometheus URL (a DataSource with "
+                    "connectionDetails.url): give --url"
+                )
+            e["prometheus"] = {"url": prom_url, **e["prometheus"]}
+    if not do_apply:
+        if as_json:
+            emit_json({"slos": entries})
+        else:
+            click.echo(_dump({"slos": entries}), nl=False)
+        return
+    client = Client()
+    live = yaml.safe_load(client.request("GET", "/api/v1/config/export")) or {}
+    merged = {s["name"]: s for s in live.get("slos") or []}
+    merged.update({e["name"]: e for e in entries})
+    out = client.post(
+        "/api/v1/config/apply",
+        {"config": {"slos": list(merged.values())}, "dry_run": dry_run},
+    )
+    if as_json:
+        emit_json(out)
+        return
+    changes = out.get("changes", [])
+    for c in changes:
+        click.echo(f"{c['action']:<7} {c['kind']} {c['name']}")
+    if not changes:
+        click.echo("no changes")
+    elif dry_run:
+        click.echo("(dry run: nothing was applied)", err=True)
+
+
+def _write(output: str, text: str) -> None:
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
 
 
 def _read(path: str) -> str:

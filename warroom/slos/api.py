@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.core.principal import Principal
 from warroom.http import clock, db, needs
-from warroom.slos import service
+from warroom.slos import openslo, promrules, service
 
 router = APIRouter(prefix="/api/v1/slos", tags=["slos"])
 viewer = Depends(needs("viewer"))
@@ -152,6 +153,36 @@ def revoke(exception_id: int, request: Request, who: Principal = responder) -> d
     with db(request).session() as s:
         ex = service.revoke_exception(s, c, who, exception_id)
         return service.exception_dict(s, ex.id)
+
+
+_YAML = {"content": {"application/yaml": {"schema": {"type": "string"}}}}
+
+
+@router.get(
+    "/{name}/rules",
+    response_class=PlainTextResponse,
+    summary="Prometheus recording and burn-rate alerting rules for a Prometheus SLO",
+    responses={200: _YAML},
+)
+def prometheus_rules(name: str, request: Request, _: Principal = viewer) -> PlainTextResponse:
+    with db(request).read() as s:
+        row, svc = service.get_slo(s, name)
+        text = promrules.rules_yaml([service.spec_of(row, svc)])
+    return PlainTextResponse(text, media_type="application/yaml")
+
+
+@router.get(
+    "/{name}/openslo",
+    response_class=PlainTextResponse,
+    summary="The SLO as OpenSLO v1 YAML",
+    responses={200: _YAML},
+)
+def export_openslo(name: str, request: Request, _: Principal = viewer) -> PlainTextResponse:
+    with db(request).read() as s:
+        row, svc = service.get_slo(s, name)
+        url = (row.spec.get("prometheus") or {}).get("url")
+        text = openslo.to_openslo([service.spec_of(row, svc)], {name: url} if url else None)
+    return PlainTextResponse(text, media_type="application/yaml")
 
 
 @router.get("/{name}", response_model=SloOut, summary="One SLO: budget, spend, burn rates")

@@ -344,7 +344,7 @@ def gate(session: Session, service: str, now: datetime) -> dict[str, Any]:
     decision = rules.gate(service, known, grants, now)
     unknown = [v.row.name for v in views if v.status is None]
     go, state, reasons = decision.go, decision.state, list(decision.reasons)
-    if unknown and state in ("go", "warn"):
+    if unknown and state in ("go", "warn", "no-slo"):
         go, state = False, "unknown"
         reasons.append(
             "not evaluated yet (Prometheus): " + ", ".join(unknown) + "; is the engine running?"
