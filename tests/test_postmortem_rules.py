@@ -191,5 +191,5 @@ def test_reminder_stages_and_catching_up_after_downtime() -> None:
     assert rules.catch_up(due, 0, T + timedelta(hours=24), 24, 24) == 0  # on time
     assert rules.catch_up(due, 0, due + timedelta(hours=25), 24, 24) == 2
     assert rules.audience(0) == rules.audience(1) == ("owner",)
-    assert rules.audience(2) == ("owner", "team")
-    assert rules.audience(5) == ("owner", "team", "admins")
+    assert rules.audience(2) == ("owner", "leads", "team")
+    assert rules.audience(5) == ("owner", "leads", "team", "admins")

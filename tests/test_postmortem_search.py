@@ -94,3 +94,46 @@ def test_private_incidents_are_not_found_for_those_who_cannot_see_them(
     declare(bob, title="Ledger export duplicated again")
     assert _similar(bob, "2") == []
     assert [h["incident"] for h in _similar(admin, "2")] == ["INC-1"]
+
+
+def test_the_upgrade_indexes_what_is_there_and_the_downgrade_undoes_it(
+    alice: Api, db: Database, clock: ManualClock
+) -> None:
+    """0016 over a store with incidents, a postmortem and a team owning a service: the
+    index is filled from them; downgrading to 0015 removes the index, its triggers, the
+    stars and the team lead, and leaves the rest."""
+    from alembic import command
+
+    from warroom.config import service as config
+    from warroom.db.migrate import alembic_config, upgrade
+
+    with db.session() as s:
+        config.apply(
+            s,
+            clock,
+            {
+                "teams": [{"name": "ops", "lead": "alice"}],
+                "services": [{"name": "api", "owner": "ops"}],
+            },
+        )
+    declare(alice, title="Certificate expired on the edge")
+    resolve(alice, db, clock)
+    alice.patch("/api/v1/postmortems/1", json={"content": {"root_cause": "Renewal cron disabled"}})
+    cfg = alembic_config(db.engine.url.render_as_string(hide_password=False))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0015")
+    with db.engine.connect() as conn:
+        tables = set(db.engine.dialect.get_table_names(conn))
+        assert "incident_search" not in tables and "timeline_stars" not in tables
+        assert conn.execute(text("SELECT count(*) FROM services")).scalar() == 1
+    upgrade(db.engine)
+    declare(alice, title="Expired certificates again")
+    resolve(alice, db, clock, "2")
+    alice.patch(
+        "/api/v1/postmortems/2", json={"content": {"root_cause": "The renewal cron was off"}}
+    )
+    (hit,) = _similar(alice, "2")
+    assert hit["incident"] == "INC-1"
+    assert any(r.startswith("similar title: ") for r in hit["reasons"])
+    assert "similar root cause: cron, renewal" in hit["reasons"]

@@ -234,7 +234,7 @@ def list_teams(session: Session) -> list[dict[str, Any]]:
     )
     for team_id, user_name in rows:
         members.setdefault(team_id, []).append(user_name)
-    names = dict(session.execute(select(User.id, User.name)).tuples().all())
+    names: dict[int, str] = {uid: name for uid, name in session.execute(select(User.id, User.name))}
     return [
         {
             "name": t.name,

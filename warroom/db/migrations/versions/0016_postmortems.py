@@ -153,7 +153,8 @@ def downgrade() -> None:
     statements = _SQLITE_DOWN if op.get_bind().dialect.name == "sqlite" else _PG_DOWN
     for sql in statements:
         op.execute(sql)
-    with op.batch_alter_table("teams") as batch:
-        batch.drop_column("lead_id")
+    # SQLite drops the plain column in place (3.35+): copying teams to a new table would
+    # trip the services' foreign keys to it.
+    op.execute("ALTER TABLE teams DROP COLUMN lead_id")
     op.drop_index(op.f("ix_timeline_stars_incident_id"), table_name="timeline_stars")
     op.drop_table("timeline_stars")
