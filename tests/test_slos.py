@@ -354,3 +354,29 @@ def test_a_small_spend_adds_no_requirement(
     alice.post(f"/api/v1/incidents/{inc['id']}/resolve", json={"summary": "Rolled back."})
     worker.run_due()
     assert alice.get(f"/api/v1/postmortems/{inc['id']}").status_code == 404
+
+
+def test_the_slo_pages_show_the_gate_budget_burndown_and_the_incidents(
+    alice: Api, client: Any, org: Receiver, clock: ManualClock, db: Database
+) -> None:
+    from tests.test_web import give_password, login, text_of
+
+    inc = outage(alice, clock, 50)
+    alice.patch(f"/api/v1/incidents/{inc['id']}", json={"affected_percent": 50})
+    clock.advance(hours=1)
+    give_password(db, "alice")
+    login(client, "alice")
+    r = client.get("/slos")
+    assert r.status_code == 200
+    text = text_of(r.text)
+    assert "checkout GO go 1 42.1%" in text  # 25 of 43.2 minutes spent (50% of 50 minutes)
+    assert '<a href="/slos">SLOs</a>' in r.text
+    page = client.get("/slos/checkout")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "Release gate: GO (go)" in text
+    assert "42.1% left : 25.00 of 43.20 minutes spent (57.9%)" in text
+    assert f"{inc['id']}" in text and "50% 25.00 min (57.9%)" in text
+    assert page.text.count('<svg class="burndown"') == 1
+    assert f'<a href="/incidents/{inc["id"][4:]}"><rect' in page.text
+    assert client.get("/slos/nope").status_code == 404

@@ -55,6 +55,7 @@ from warroom.web.paging_pages import router as paging_pages_router
 from warroom.web.postmortem_pages import router as postmortem_pages_router
 from warroom.web.routes import STATIC_DIR, WebRedirect
 from warroom.web.routes import router as web_router
+from warroom.web.slo_pages import router as slo_pages_router
 from warroom.web.sso_pages import router as sso_pages_router
 from warroom.web.status_admin import router as status_admin_router
 from warroom.wiring import wire
@@ -160,6 +161,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(sso_pages_router)
     app.include_router(alert_pages_router)
     app.include_router(heartbeat_pages_router)
+    app.include_router(slo_pages_router)
     app.include_router(oncall_router)
     app.include_router(shifts_router)
     app.include_router(oncall_feed_router)

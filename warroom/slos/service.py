@@ -33,7 +33,7 @@ from warroom.core.principal import Principal, require_responder
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.rules import short_id
 from warroom.org.models import Service, TeamMember
-from warroom.slos import rules
+from warroom.slos import promrules, rules
 from warroom.slos.models import Slo, SloException
 
 EXCEPTION_KINDS = ("p0", "security")
@@ -45,17 +45,21 @@ MAX_EXCEPTION = timedelta(days=30)
 
 def spec_of(row: Slo, service: str) -> rules.SloSpec:
     """The pure declaration of a stored SLO (its `spec` is the config entry as written)."""
-    d = row.spec
+    return spec_from_entry({**row.spec, "name": row.name, "objective": row.objective}, service)
+
+
+def spec_from_entry(d: dict[str, Any], service: str) -> rules.SloSpec:
+    """The pure declaration of a config entry (raises ValidationFailed for its window)."""
     prom = d.get("prometheus") or {}
     threshold = prom.get("threshold") or {}
     return rules.SloSpec(
-        name=row.name,
+        name=str(d["name"]),
         service=service,
-        objective=row.objective,
+        objective=float(d["objective"]),
         window=rules.parse_window(d.get("window"), d.get("calendar")),
-        source=row.source,
-        budgeting=d.get("budgeting", "occurrences"),
-        description=d.get("description", ""),
+        source=d.get("source") or "incidents",
+        budgeting=d.get("budgeting") or "occurrences",
+        description=d.get("description") or "",
         good=prom.get("good"),
         bad=prom.get("bad"),
         total=prom.get("total"),
@@ -88,6 +92,12 @@ def check_entry(entry: dict[str, Any]) -> list[tuple[str, str]]:
                 )
             elif ratio and (prom.get("good") is None) == (prom.get("bad") is None):
                 problems.append(("prometheus", "give exactly one of good and bad with total"))
+            elif not problems:
+                # the queries as the rules and the evaluator will use them
+                try:
+                    promrules.check(spec_from_entry(entry, str(entry.get("service"))))
+                except ValidationFailed as exc:
+                    problems.append((exc.field or "prometheus", exc.message))
     elif prom:
         problems.append(("prometheus", "prometheus queries need source: prometheus"))
     return problems
