@@ -88,6 +88,13 @@ def _subscribe() -> None:
     seam.on(alert_events.AlertAcknowledged, paging_subscribers.on_alert_acknowledged)
     seam.on(alert_events.AlertResolved, paging_subscribers.on_alert_resolved)
     seam.on(alert_events.AlertResolved, incident_subscribers.on_alert_resolved)
+    # An alert joins an open incident with the fingerprint of one whose action items are
+    # open: the room says it repeats that one.
+    seam.later(
+        alert_events.AlertAttached,
+        postmortem_subscribers.ATTACHED,
+        postmortem_subscribers.on_alert_attached,
+    )
 
     # An integration's always-firing Watchdog alert arrived: its heartbeat monitor is pinged
     # (a missed beat raises an alert of its own through ingestion, from the engine job).

@@ -13,7 +13,10 @@ Invariants:
 - Only incidents the caller may see are compared; the room note (written by the engine)
   names only incidents of the same privacy: a public incident's room never names a
   private one.
-- Reads only, except `note_repeat`, which appends one timeline note.
+- Reads only, except `note_repeat`, which appends one timeline note naming only past
+  incidents no earlier note of this incident named (it runs when the incident is
+  declared and again when an alert that shares a fingerprint with an incident that has
+  open items joins it).
 """
 
 from __future__ import annotations
@@ -245,13 +248,27 @@ def similar(
     return out
 
 
+def _already_named(session: Session, incident_id: int) -> set[str]:
+    named: set[str] = set()
+    for ev in incident_timeline.timeline(session, incident_id):
+        if ev.kind == "note" and isinstance((ev.data or {}).get("repeats"), list):
+            named.update(str(x) for x in ev.data["repeats"])
+    return named
+
+
 def note_repeat(session: Session, clock: Clock, incident_id: int) -> None:
-    """Says in the room when a new incident repeats past ones whose action items are still
-    open (naming them and the items)."""
+    """Says in the room when an incident repeats past ones whose action items are still
+    open (naming them and the items); an incident a note already named is not named
+    again, so a later look (an alert attached) adds only what is new."""
     inc = session.get(Incident, incident_id)
-    if inc is None:
+    if inc is None or inc.status in ("resolved", "closed"):
         return
-    repeats = [s for s in similar(session, SYSTEM, inc) if s["open_action_items"]]
+    named = _already_named(session, inc.id)
+    repeats = [
+        s
+        for s in similar(session, SYSTEM, inc)
+        if s["open_action_items"] and s["incident"] not in named
+    ]
     if not repeats:
         return
     parts = []
@@ -267,3 +284,25 @@ def note_repeat(session: Session, clock: Clock, incident_id: int) -> None:
         actor=None,
         data={"repeats": [s["incident"] for s in repeats]},
     )
+
+
+def alert_may_repeat(session: Session, alert_id: int, incident_id: int) -> bool:
+    """Whether an alert that joined `incident_id` shares its fingerprint (same integration
+    and dedup key) with another incident that has open action items: one indexed look,
+    so an alert storm costs little; only then is the full comparison worth running."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        return False
+    hit = session.scalar(
+        select(Alert.id)
+        .join(ActionItem, ActionItem.incident_id == Alert.incident_id)
+        .where(
+            Alert.integration_id == alert.integration_id,
+            Alert.dedup_key == alert.dedup_key,
+            Alert.incident_id.is_not(None),
+            Alert.incident_id != incident_id,
+            ActionItem.status.in_(("open", "in_progress")),
+        )
+        .limit(1)
+    )
+    return hit is not None

@@ -6,13 +6,16 @@ Invariants:
   or fails a resolve. Running it twice (a retry, or resolving again after a reopen)
   leaves the one postmortem the incident has.
 - Declaring an incident looks for repeats as a durable job too: the note that it repeats
-  past incidents with open action items never slows a declaration.
+  past incidents with open action items never slows a declaration. An alert joining an
+  open incident looks again (durably), but only when its fingerprint is one of an
+  incident with open items, and names only incidents not named before.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from warroom.alerts.events import AlertAttached
 from warroom.core.clock import Clock
 from warroom.incidents.events import IncidentDeclared, IncidentResolved
 from warroom.postmortems import service, similar
@@ -32,3 +35,13 @@ DECLARED = "postmortems.on_declared"
 def on_declared(session: Session, clock: Clock, event: IncidentDeclared) -> None:
     """A new incident that repeats past ones with open action items says so in its room."""
     similar.note_repeat(session, clock, event.incident_id)
+
+
+ATTACHED = "postmortems.on_alert_attached"
+
+
+def on_alert_attached(session: Session, clock: Clock, event: AlertAttached) -> None:
+    """An alert that joined an open incident and shares a fingerprint with an incident
+    whose action items are open: the room says so (once per past incident)."""
+    if similar.alert_may_repeat(session, event.alert_id, event.incident_id):
+        similar.note_repeat(session, clock, event.incident_id)
