@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from warroom.analytics import schedule as report_schedule
 from warroom.core.clock import Clock, SystemClock
 from warroom.db.migrate import upgrade
 from warroom.db.session import Database
@@ -22,4 +23,6 @@ def open_store(url: str, clock: Clock | None = None) -> tuple[Database, Bootstra
     ensure_jobs(db, clock)
     # ... and so is the SLO evaluator, when there are SLOs.
     ensure_chain(db, clock)
+    # ... and so is each scheduled operational review's next delivery.
+    report_schedule.ensure_jobs(db, clock)
     return db, boot

@@ -1,6 +1,7 @@
 """Imports every module's tables so that metadata and migrations see them all."""
 
 from warroom.alerts.models import Alert, AlertRule, ChangeEvent, Integration, Silence
+from warroom.analytics.models import IncidentFact, IncidentFactService, ReportSchedule
 from warroom.auth.models import ApiToken, AuditEntry, PasswordReset, WebSession
 from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
@@ -49,6 +50,9 @@ from warroom.slos.models import Slo, SloException
 )
 
 __all__ = [
+    "IncidentFact",
+    "IncidentFactService",
+    "ReportSchedule",
     "ActionItem",
     "Postmortem",
     "PostmortemReview",

@@ -19,7 +19,10 @@ import threading
 from warroom import seam
 from warroom.alerts import events as alert_events
 from warroom.alerts import subscribers as alert_subscribers
+from warroom.analytics import schedule as report_schedule
+from warroom.analytics import subscribers as analytics_subscribers
 from warroom.comms import deliver as comms_deliver
+from warroom.comms import events as comms_events
 from warroom.comms import service as comms_service
 from warroom.comms import subscribers as comms_subscribers
 from warroom.engine.worker import DB_HANDLERS, HANDLERS
@@ -42,6 +45,7 @@ from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
 from warroom.slos import evaluator as slo_evaluator
 from warroom.statuspage import deliver as statuspage_deliver
+from warroom.statuspage import events as statuspage_events
 from warroom.statuspage import maintenance as statuspage_maintenance
 from warroom.statuspage import subscribers as statuspage_subscribers
 from warroom.statuspage import subscriptions as statuspage_subscriptions
@@ -114,6 +118,13 @@ def _subscribe() -> None:
     # A schedule changed: its next handoff note is due at the new change of person.
     seam.on(oncall_events.ScheduleChanged, shift_subscribers.on_schedule_changed)
 
+    # The first external update or status page post: customers were informed.
+    seam.on(comms_events.ExternalUpdatePosted, incident_subscribers.on_customers_informed)
+    seam.on(statuspage_events.PublicUpdatePosted, incident_subscribers.on_customers_informed)
+    # Analytics: any incident change rewrites its facts, after every other reaction.
+    for event_type in analytics_subscribers.INCIDENT_EVENTS:
+        seam.on(event_type, analytics_subscribers.on_incident_changed)
+
 
 def _handlers() -> None:
     HANDLERS[seam.JOB] = seam.run_durable
@@ -121,6 +132,8 @@ def _handlers() -> None:
     HANDLERS["comms_cadence"] = comms_service.check_cadence
     HANDLERS[paging_service.STEP_JOB] = paging_service.run_step
     HANDLERS[handoff_service.HANDOFF_JOB] = handoff_service.run_job
+    HANDLERS[report_schedule.JOB] = report_schedule.run_job
+    DB_HANDLERS[report_schedule.DELIVER_JOB] = report_schedule.deliver
     HANDLERS["statuspage_maintenance"] = statuspage_maintenance.run_maintenance_step
     HANDLERS["statuspage_fanout"] = statuspage_subscriptions.fan_out
     HANDLERS["statuspage_deliver"] = statuspage_deliver.deliver

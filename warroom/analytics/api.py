@@ -37,6 +37,16 @@ class AnalyticsMetrics(BaseModel):
     mttr: AnalyticsMetric
 
 
+class AnalyticsPhases(BaseModel):
+    """Seed 003's phase durations (docs/analytics.md#phases)."""
+
+    triage: AnalyticsMetric = Field(description="detected to declared (triage done)")
+    mitigation_start: AnalyticsMetric = Field(description="declared to mitigation started")
+    customer_comms: AnalyticsMetric = Field(
+        description="mitigation started to customers informed (informed before it: 0)"
+    )
+
+
 class AnalyticsRate(BaseModel):
     percent: float | None
     part: int
@@ -51,6 +61,7 @@ class AnalyticsRates(BaseModel):
     postmortem_on_time_rate: AnalyticsRate
     action_item_completion_rate: AnalyticsRate
     action_items_overdue: int
+    repeat_rate: AnalyticsRate = Field(description="incidents marked as a repeat of an earlier one")
 
 
 class AnalyticsFilters(BaseModel):
@@ -63,6 +74,7 @@ class AnalyticsSeverityRow(BaseModel):
     severity: str
     count: int
     metrics: AnalyticsMetrics
+    phases: AnalyticsPhases
 
 
 class AnalyticsServiceRow(BaseModel):
@@ -88,6 +100,7 @@ class AnalyticsSummaryOut(BaseModel):
     incident_count: int
     drills_left_out: int
     metrics: AnalyticsMetrics
+    phases: AnalyticsPhases
     rates: AnalyticsRates
     not_measured: list[str]
     by_severity: list[AnalyticsSeverityRow]

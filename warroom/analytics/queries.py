@@ -8,10 +8,14 @@ Invariants:
 - Drills are left out of every figure; the summary shows their count apart.
 - Private incidents count only for callers who may see them (incidents.queries'
   visibility rule), so no figure reveals an incident its reader cannot open.
-- Counts, means, MTBF and buckets are SQL aggregates; medians and p90 are
-  `percentile_cont` on PostgreSQL and, on SQLite (which has none), the one or two rows at
-  the interpolation ranks fetched with ORDER BY ... LIMIT 2 OFFSET k. Python never loops
-  over incident rows.
+- Everything is read from the facts tables (`analytics.models`: one row per incident with
+  its durations in minutes, kept in step by `analytics.facts`), never from incidents.
+- Counts, means, MTBF and buckets are SQL aggregates (one grouped scan gives the counts by
+  severity and source and n and sum of every duration); medians and p90 are
+  `percentile_cont` on PostgreSQL and, on SQLite (which has none), the one or two values
+  at the interpolation ranks, read by walking the duration's partial covering index with
+  ORDER BY ... LIMIT 2 OFFSET k from the nearer end. Python never loops over incident
+  rows (only over groups: severities, sources, services).
 - Postmortem and action-item rates read postmortems' tables (never write them) and count
   the postmortems and items of the counted incidents only.
 - Reads only; checks the viewer role itself.
@@ -23,29 +27,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal_column, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Float, and_, case, cast, false, func, literal_column, or_, select, true
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from warroom.analytics import rules
-from warroom.core.clock import Clock, iso, parse_utc
+from warroom.analytics.models import IncidentFact, IncidentFactService
+from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
 from warroom.core.errors import NotFound, ValidationFailed, require_choice
 from warroom.core.principal import Principal, require_role
-from warroom.incidents.models import Incident, IncidentService
-from warroom.incidents.queries import visible_clause
+from warroom.incidents.models import IncidentParticipant, IncidentService
 from warroom.org.models import Service, Severity, Team
 from warroom.postmortems.models import ActionItem, Postmortem
 
 DEFAULT_DAYS = 30
 MAX_BUCKETS = 1000
 TIMESERIES_METRICS = ("count", "mttd", "mtta", "mttm", "mttr")
-COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
-    "started": Incident.started_at,
-    "detected": Incident.detected_at,
-    "acknowledged": Incident.acknowledged_at,
-    "mitigated": Incident.mitigated_at,
-    "resolved": Incident.resolved_at,
-}
 
 
 @dataclass(frozen=True)
@@ -101,20 +98,35 @@ def filters(
     return Filters(frm, to, severity or None, service or None, team or None, clock.now())
 
 
-def _where(principal: Principal, f: Filters, *, drills: bool = False) -> list[Any]:
-    clauses: list[Any] = [
-        Incident.drill.is_(drills),
-        Incident.declared_at >= f.start,
-        Incident.declared_at < f.end,
-        visible_clause(principal),
-    ]
-    if f.severity:
-        clauses.append(Incident.severity == f.severity)
+F = IncidentFact
+FS = IncidentFactService
+DURATIONS: tuple[str, ...] = (*rules.METRICS, *rules.PHASES)
+
+
+def _visible(principal: Principal, incident_id: Any, private: Any) -> Any:
+    """incidents.queries' visibility rule, over a facts table's columns."""
+    if principal.is_admin:
+        return true()
+    if principal.user_id is None:
+        return private == false()
+    mine = (
+        select(IncidentParticipant.id)
+        .where(
+            IncidentParticipant.incident_id == incident_id,
+            IncidentParticipant.user_id == principal.user_id,
+        )
+        .exists()
+    )
+    return or_(private == false(), mine)
+
+
+def _service_match(incident_id: Any, f: Filters) -> list[Any]:
+    clauses: list[Any] = []
     if f.service:
         clauses.append(
             select(IncidentService.id)
             .join(Service, Service.id == IncidentService.service_id)
-            .where(IncidentService.incident_id == Incident.id, Service.name == f.service)
+            .where(IncidentService.incident_id == incident_id, Service.name == f.service)
             .exists()
         )
     if f.team:
@@ -122,10 +134,40 @@ def _where(principal: Principal, f: Filters, *, drills: bool = False) -> list[An
             select(IncidentService.id)
             .join(Service, Service.id == IncidentService.service_id)
             .join(Team, Team.id == Service.owner_team_id)
-            .where(IncidentService.incident_id == Incident.id, Team.name == f.team)
+            .where(IncidentService.incident_id == incident_id, Team.name == f.team)
             .exists()
         )
     return clauses
+
+
+def _where(principal: Principal, f: Filters, *, drills: bool = False) -> list[Any]:
+    """The counted incidents of the range, as conditions on `incident_facts`."""
+    clauses: list[Any] = [
+        F.drill.is_(drills),
+        F.declared_at >= f.start,
+        F.declared_at < f.end,
+        _visible(principal, F.incident_id, F.private),
+    ]
+    if f.severity:
+        clauses.append(F.severity == f.severity)
+    return clauses + _service_match(F.incident_id, f)
+
+
+def _service_where(principal: Principal, f: Filters) -> list[Any]:
+    """The same incidents as `_where`, as conditions on `incident_fact_services`."""
+    clauses: list[Any] = [
+        FS.drill.is_(False),
+        FS.declared_at >= f.start,
+        FS.declared_at < f.end,
+        _visible(principal, FS.incident_id, FS.private),
+    ]
+    if f.severity:
+        clauses.append(
+            select(F.incident_id)
+            .where(F.incident_id == FS.incident_id, F.severity == f.severity)
+            .exists()
+        )
+    return clauses + _service_match(FS.incident_id, f)
 
 
 def _minutes_expr(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
@@ -135,101 +177,143 @@ def _minutes_expr(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
     return func.round((func.julianday(end) - func.julianday(start)) * 86_400_000.0) / 60_000.0
 
 
-def _counted(metric: str) -> list[Any]:
-    start, end = (COLUMNS[m] for m in rules.METRICS[metric])
-    return [start.is_not(None), end.is_not(None), end >= start]
-
-
 def metric_stats(session: Session, where: list[Any], metric: str) -> rules.Stats:
-    """Returns n, mean, median and p90 in minutes of `metric` over the incidents matching
-    `where`, computed by the store (see the module docstring). Reads only."""
+    """Returns n, mean, median and p90 in minutes of a duration (a metric or a phase) over
+    the facts matching `where`, computed by the store (see the module docstring)."""
     overall, _ = all_stats(session, where, group=False)
     return overall[metric]
 
 
-def _expr(session: Session, metric: str) -> ColumnElement[Any]:
-    start, end = (COLUMNS[m] for m in rules.METRICS[metric])
-    return _minutes_expr(session, start, end)
-
-
 def _unindexed(column: Any) -> ColumnElement[Any]:
-    """The column as an expression SQLite cannot look up by its index (`col || ''`), so that
-    the range's declared_at index drives the query rather than the severity index."""
+    """The column as an expression SQLite cannot look up by its index (`col || ''`)."""
     return column.concat("")
 
 
-def _pick(session: Session, cond: Any, expr: ColumnElement[Any], n: int, q: float) -> float:
-    """SQLite: the q-quantile from the one or two rows at its ranks, read from the nearer end."""
+# Below this many values a quantile is a sort of the range's rows (found through the
+# declared_at index); above it, a walk of the duration's index from the nearer end.
+SORT_BELOW = 20_000
+
+
+def _pick(session: Session, cond: list[Any], column: Any, n: int, q: float) -> float:
+    """SQLite: the q-quantile from the one or two values at its ranks. Many values: read from
+    the nearer end of the duration's partial covering index (a walk, no sort); few: sorted
+    (`+col` keeps SQLite off that index, which it would otherwise walk past every row out of
+    the range)."""
     lo, weight = rules.quantile_ranks(n, q)
     hi = min(lo + 1, n - 1)
-    d = expr.label("d")
+    query = select(column).where(*cond, column.is_not(None))
+    key: Any = column
+    if n < SORT_BELOW:
+        key = literal_column(f"+{F.__tablename__}.{column.key}")
     if lo <= n // 2:
-        query = select(d).where(cond).order_by(literal_column("d")).offset(lo)
+        query = query.order_by(key).offset(lo)
     else:
-        query = select(d).where(cond).order_by(literal_column("d").desc()).offset(n - 1 - hi)
+        query = query.order_by(key.desc()).offset(n - 1 - hi)
     vals = sorted(float(v) for v in session.scalars(query.limit(hi - lo + 1)))
     return vals[0] + weight * (vals[-1] - vals[0])
+
+
+def _empty() -> dict[str, rules.Stats]:
+    return dict.fromkeys(DURATIONS, rules.Stats(0, None, None, None))
+
+
+def _quantiles_pg(
+    session: Session, where: list[Any], group: bool
+) -> dict[str, dict[str, tuple[float, float]]]:
+    cols: list[Any] = []
+    for d in DURATIONS:
+        col = getattr(F, d)
+        cols += [func.percentile_cont(q).within_group(col) for q in (0.5, 0.9)]
+    key = F.severity if group else literal_column("'all'")
+    query = select(key, *cols).where(*where)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for row in session.execute(query.group_by(key) if group else query):
+        out[str(row[0])] = {d: (row[1 + 2 * k], row[2 + 2 * k]) for k, d in enumerate(DURATIONS)}
+    return out
+
+
+def _stats_from(
+    session: Session,
+    where: list[Any],
+    sums: dict[str, dict[str, tuple[int, float]]],
+    severity: str | None,
+    quantiles: dict[str, tuple[float, float]] | None,
+) -> dict[str, rules.Stats]:
+    """Stats of every duration for one group (a severity, or all with `severity` None) from
+    its n and sums, and its quantiles: PostgreSQL's given, SQLite's read from the index."""
+    group = sums.get(severity or "all", {})
+    out: dict[str, rules.Stats] = {}
+    for d in DURATIONS:
+        n, total = group.get(d, (0, 0.0))
+        if n == 0:
+            out[d] = rules.Stats(0, None, None, None)
+            continue
+        if quantiles is not None:
+            med, p90 = quantiles[d]
+            out[d] = rules.Stats(n, total / n, float(med), float(p90))
+            continue
+        col = getattr(F, d)
+        cond = [*where, *([F.severity == severity] if severity else [])]
+        out[d] = rules.Stats(
+            n, total / n, _pick(session, cond, col, n, 0.5), _pick(session, cond, col, n, 0.9)
+        )
+    return out
+
+
+def _scan(session: Session, where: list[Any]) -> list[Any]:
+    """The one grouped scan: per severity and detection source, the incident count, the
+    repeats, and n and sum of every duration."""
+    cols: list[Any] = [func.count(), func.sum(case((F.is_repeat, 1), else_=0))]
+    for d in DURATIONS:
+        col = getattr(F, d)
+        cols += [func.count(col), func.sum(col)]
+    return list(
+        session.execute(
+            select(F.severity, F.detection_source, *cols)
+            .where(*where)
+            .group_by(F.severity, F.detection_source)
+        )
+    )
+
+
+def _sums(rows: list[Any]) -> dict[str, dict[str, tuple[int, float]]]:
+    sums: dict[str, dict[str, tuple[int, float]]] = {}
+    for row in rows:
+        for key in (str(row[0]), "all"):
+            group = sums.setdefault(key, {})
+            for k, d in enumerate(DURATIONS):
+                n, total = group.get(d, (0, 0.0))
+                group[d] = (n + int(row[4 + 2 * k] or 0), total + float(row[5 + 2 * k] or 0.0))
+    return sums
 
 
 def all_stats(
     session: Session, where: list[Any], *, group: bool = True
 ) -> tuple[dict[str, rules.Stats], dict[str, dict[str, rules.Stats]]]:
-    """Returns the Stats of every metric over the incidents matching `where`, overall and
-    (with `group`) per severity. n and sums come from one grouped scan; medians and p90 from
-    `percentile_cont` (PostgreSQL, one more grouped query) or the rows at their ranks
-    (SQLite). Reads only."""
+    """Returns the Stats of every duration over the facts matching `where`, overall and
+    (with `group`) per severity. Reads only."""
+    return _all_stats(session, where, _scan(session, where), group=group)
+
+
+def _all_stats(
+    session: Session, where: list[Any], rows: list[Any], *, group: bool = True
+) -> tuple[dict[str, rules.Stats], dict[str, dict[str, rules.Stats]]]:
+    sums = _sums(rows)
+    if not rows:
+        return _empty(), {}
     pg = session.get_bind().dialect.name == "postgresql"
-    cols: list[Any] = []
-    for metric in rules.METRICS:
-        cond = and_(*_counted(metric))
-        expr = _expr(session, metric)
-        cols += [func.count(case((cond, 1))), func.sum(case((cond, expr)))]
-        if pg:
-            cols += [func.percentile_cont(q).within_group(case((cond, expr))) for q in (0.5, 0.9)]
-    key = Incident.severity if group else literal_column("'all'")
-    query = select(key, *cols).where(*where)
-    rows = list(session.execute(query.group_by(key) if group else query))
-    per = 4 if pg else 2
-    by_sev: dict[str, dict[str, rules.Stats]] = {}
-    totals: dict[str, tuple[int, float]] = dict.fromkeys(rules.METRICS, (0, 0.0))
-    for row in rows:
-        stats: dict[str, rules.Stats] = {}
-        for k, metric in enumerate(rules.METRICS):
-            n, total = int(row[1 + k * per] or 0), float(row[2 + k * per] or 0.0)
-            a, b = totals[metric]
-            totals[metric] = (a + n, b + total)
-            if n == 0:
-                stats[metric] = rules.Stats(0, None, None, None)
-            elif pg:
-                med, p90 = row[3 + k * per], row[4 + k * per]
-                stats[metric] = rules.Stats(n, total / n, float(med), float(p90))
-            else:
-                cond = and_(
-                    *where,
-                    *_counted(metric),
-                    *([_unindexed(Incident.severity) == row[0]] if group else []),
-                )
-                expr = _expr(session, metric)
-                stats[metric] = rules.Stats(
-                    n,
-                    total / n,
-                    _pick(session, cond, expr, n, 0.5),
-                    _pick(session, cond, expr, n, 0.9),
-                )
-        by_sev[str(row[0])] = stats
+    severities = sorted({str(r[0]) for r in rows})
+    q_all = _quantiles_pg(session, where, False).get("all") if pg else None
+    overall = _stats_from(session, where, sums, None, q_all)
     if not group:
-        empty = dict.fromkeys(rules.METRICS, rules.Stats(0, None, None, None))
-        return by_sev.get("all", empty), {}
-    overall: dict[str, rules.Stats] = {}
-    if len(rows) == 1:
-        overall = next(iter(by_sev.values()))
-    else:
-        # Quantiles do not combine across groups: one ungrouped query for them.
-        overall = (
-            all_stats(session, where, group=False)[0]
-            if rows
-            else dict.fromkeys(rules.METRICS, rules.Stats(0, None, None, None))
-        )
+        return overall, {}
+    if len(severities) == 1:
+        return overall, {severities[0]: overall}
+    q_sev = _quantiles_pg(session, where, True) if pg else {}
+    by_sev = {
+        sev: _stats_from(session, where, sums, sev, q_sev.get(sev) if pg else None)
+        for sev in severities
+    }
     return overall, by_sev
 
 
@@ -252,10 +336,10 @@ def _rate_block(name: str, part: int, whole: int) -> dict[str, Any]:
 
 
 def postmortem_figures(session: Session, where: list[Any], now: datetime) -> dict[str, Any]:
-    """Returns the postmortem and action-item rates of the incidents matching `where`
-    (docs/analytics.md#postmortems), counted in SQL from postmortems' tables; `now` decides
-    which open action items are overdue. Reads only."""
-    counted = select(Incident.id).where(*where).scalar_subquery()
+    """Returns the postmortem and action-item rates of the incidents whose facts match
+    `where` (docs/analytics.md#postmortems), counted in SQL from postmortems' tables (driven
+    by them: they are few beside the incidents); `now` decides which open action items are
+    overdue. Reads only."""
     required = Postmortem.requirement == "required"
     published = Postmortem.status == "published"
     on_time = and_(
@@ -266,7 +350,12 @@ def postmortem_figures(session: Session, where: list[Any], now: datetime) -> dic
             func.count(),
             func.coalesce(func.sum(case((published, 1), else_=0)), 0),
             func.coalesce(func.sum(case((on_time, 1), else_=0)), 0),
-        ).where(required, Postmortem.incident_id.in_(counted))
+        )
+        .select_from(Postmortem)
+        .where(
+            required,
+            select(F.incident_id).where(F.incident_id == Postmortem.incident_id, *where).exists(),
+        )
     ).one()
     live = ActionItem.status != "wont_do"
     done_in_window = and_(
@@ -285,7 +374,12 @@ def postmortem_figures(session: Session, where: list[Any], now: datetime) -> dic
             func.count(),
             func.coalesce(func.sum(case((done_in_window, 1), else_=0)), 0),
             func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-        ).where(live, ActionItem.incident_id.in_(counted))
+        )
+        .select_from(ActionItem)
+        .where(
+            live,
+            select(F.incident_id).where(F.incident_id == ActionItem.incident_id, *where).exists(),
+        )
     ).one()
     return {
         "postmortem_completion_rate": _rate_block(
@@ -301,106 +395,144 @@ def postmortem_figures(session: Session, where: list[Any], now: datetime) -> dic
     }
 
 
-def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any]:
-    """Returns the summary of the incidents declared in the range: count, MTTx metrics
-    (overall, against the target every matching severity shares, and per severity against
-    its own), breakdowns by severity, service (with MTBF), team and detection source, the
-    customer-detected rate and the drills kept apart. Raises Forbidden (403) below viewer.
-    Reads only."""
-    require_role(principal, "viewer")
-    where = _where(principal, f)
-    severities = _severity_targets(session, f.severity)
-    total = int(session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0)
-    drills = int(
-        session.scalar(
-            select(func.count()).select_from(Incident).where(*_where(principal, f, drills=True))
-        )
-        or 0
-    )
-    customer = int(
-        session.scalar(
-            select(func.count())
-            .select_from(Incident)
-            .where(*where, Incident.detection_source.in_(rules.CUSTOMER_SOURCES))
-        )
-        or 0
-    )
-    by_sev_counts: dict[str, int] = {
-        name: int(n)
-        for name, n in session.execute(
-            select(Incident.severity, func.count()).where(*where).group_by(Incident.severity)
+def _by_service_and_team(
+    session: Session, principal: Principal, f: Filters
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Incidents per service (with MTBF) and distinct incidents per owning team: one grouped
+    scan of `incident_fact_services`; a team's incidents that affect one service are added
+    up from its services, and only those affecting several are counted DISTINCT."""
+    where = _service_where(principal, f)
+    services = {
+        sid: (name, team)
+        for sid, name, team in session.execute(
+            select(Service.id, Service.name, Team.name).outerjoin(
+                Team, Team.id == Service.owner_team_id
+            )
         )
     }
-    overall, per_severity = all_stats(session, where)
-    empty = dict.fromkeys(rules.METRICS, rules.Stats(0, None, None, None))
-    by_severity = [
-        {
-            "severity": name,
-            "count": int(by_sev_counts.get(name, 0)),
-            "metrics": {
-                metric: rules.metric_block(
-                    per_severity.get(name, empty)[metric], rules.target_for(metric, name, targets)
-                )
-                for metric in rules.METRICS
-            },
-        }
-        for name, targets in severities.items()
-    ]
+    per: dict[str, list[Any]] = {}
+    team_counts: dict[str, int] = {}
+    for sid, multi, n, first, last in session.execute(
+        select(
+            FS.service_id,
+            FS.multi,
+            func.count(),
+            func.min(FS.declared_at),
+            func.max(FS.declared_at),
+        )
+        .where(*where)
+        .group_by(FS.service_id, FS.multi)
+    ):
+        name, team = services.get(sid, (str(sid), None))
+        entry = per.setdefault(name, [0, first, last])
+        entry[0] += int(n)
+        entry[1] = min(entry[1], first)
+        entry[2] = max(entry[2], last)
+        if team is not None and not multi:
+            team_counts[team] = team_counts.get(team, 0) + int(n)
+    for team, n in session.execute(
+        select(Team.name, func.count(func.distinct(FS.incident_id)))
+        .select_from(FS)
+        .join(Service, Service.id == FS.service_id)
+        .join(Team, Team.id == Service.owner_team_id)
+        .where(*where, FS.multi.is_(True))
+        .group_by(Team.name)
+    ):
+        team_counts[team] = team_counts.get(team, 0) + int(n)
     by_service = [
         {
             "service": name,
-            "count": int(n),
+            "count": n,
             "mtbf_hours": None
-            if (h := rules.mtbf_hours(first, last, int(n))) is None
+            if (h := rules.mtbf_hours(ensure_utc(first), ensure_utc(last), n)) is None
             else round(h, 2),
         }
-        for name, n, first, last in session.execute(
-            select(
-                Service.name,
-                func.count(),
-                func.min(Incident.declared_at),
-                func.max(Incident.declared_at),
-            )
-            .join(IncidentService, IncidentService.service_id == Service.id)
-            .join(Incident, Incident.id == IncidentService.incident_id)
-            .where(*where)
-            .group_by(Service.name)
-            .order_by(func.count().desc(), Service.name)
-        )
+        for name, (n, first, last) in sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))
     ]
     by_team = [
-        {"team": name, "count": int(n)}
-        for name, n in session.execute(
-            select(Team.name, func.count(func.distinct(Incident.id)))
-            .join(Service, Service.owner_team_id == Team.id)
-            .join(IncidentService, IncidentService.service_id == Service.id)
-            .join(Incident, Incident.id == IncidentService.incident_id)
-            .where(*where)
-            .group_by(Team.name)
-            .order_by(func.count(func.distinct(Incident.id)).desc(), Team.name)
-        )
+        {"team": name, "count": n}
+        for name, n in sorted(team_counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    by_source = [
-        {"detection_source": src, "count": int(n)}
-        for src, n in session.execute(
-            select(Incident.detection_source, func.count())
-            .where(*where)
-            .group_by(Incident.detection_source)
-            .order_by(func.count().desc(), Incident.detection_source)
+    return by_service, by_team
+
+
+def _blocks(
+    stats: dict[str, rules.Stats],
+    targets: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    metrics = {m: rules.metric_block(stats[m], targets(m, False)) for m in rules.METRICS}
+    phases = {p: rules.metric_block(stats[p], targets(p, True)) for p in rules.PHASES}
+    return metrics, phases
+
+
+def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any]:
+    """Returns the summary of the incidents declared in the range: count, MTTx metrics and
+    phase durations (overall, against the target every matching severity shares, and per
+    severity against its own), breakdowns by severity, service (with MTBF), team and
+    detection source, the customer-detected and repeat rates and the drills kept apart,
+    read from the facts tables. Raises Forbidden (403) below viewer. Reads only."""
+    require_role(principal, "viewer")
+    where = _where(principal, f)
+    severities = _severity_targets(session, f.severity)
+    rows = _scan(session, where)
+    total = sum(int(r[2]) for r in rows)
+    repeats = sum(int(r[3] or 0) for r in rows)
+    by_sev_counts: dict[str, int] = {}
+    by_source_counts: dict[str, int] = {}
+    for r in rows:
+        by_sev_counts[str(r[0])] = by_sev_counts.get(str(r[0]), 0) + int(r[2])
+        by_source_counts[str(r[1])] = by_source_counts.get(str(r[1]), 0) + int(r[2])
+    customer = sum(n for src, n in by_source_counts.items() if src in rules.CUSTOMER_SOURCES)
+    drills = int(
+        session.scalar(
+            select(func.count()).select_from(F).where(*_where(principal, f, drills=True))
         )
+        or 0
+    )
+    overall, per_severity = _all_stats(session, where, rows)
+
+    def severity_target(name: str, sev_targets: Any) -> Any:
+        def target(d: str, phase: bool) -> float | None:
+            if phase:
+                return rules.phase_target(d, name, sev_targets)
+            return rules.target_for(d, name, sev_targets)
+
+        return target
+
+    def common(d: str, phase: bool) -> float | None:
+        if phase:
+            return rules.common_phase_target(d, severities)
+        return rules.common_target(d, severities)
+
+    by_severity = []
+    for name, sev_targets in severities.items():
+        metrics, phases = _blocks(
+            per_severity.get(name, _empty()), severity_target(name, sev_targets)
+        )
+        by_severity.append(
+            {
+                "severity": name,
+                "count": int(by_sev_counts.get(name, 0)),
+                "metrics": metrics,
+                "phases": phases,
+            }
+        )
+    by_service, by_team = _by_service_and_team(session, principal, f)
+    by_source = [
+        {"detection_source": src, "count": n}
+        for src, n in sorted(by_source_counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     customer_rate = rules.rate(customer, total)
     pm = postmortem_figures(session, where, f.now or f.end)
+    metrics, phases = _blocks(overall, common)
     return {
         "from": iso(f.start),
         "to": iso(f.end),
         "filters": {"severity": f.severity, "service": f.service, "team": f.team},
         "incident_count": total,
         "drills_left_out": drills,
-        "metrics": {
-            metric: rules.metric_block(overall[metric], rules.common_target(metric, severities))
-            for metric in rules.METRICS
-        },
+        "metrics": metrics,
+        "phases": phases,
         "rates": {
             "customer_detected_rate": {
                 "percent": customer_rate,
@@ -410,9 +542,9 @@ def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any
                 "met": rules.rate_met("customer_detected_rate", customer_rate),
             },
             **pm,
+            "repeat_rate": _rate_block("repeat_rate", repeats, total),
         },
-        # No incident is marked as a repeat of another yet (docs/analytics.md#not-measured).
-        "not_measured": ["repeat_rate"],
+        "not_measured": [],
         "by_severity": by_severity,
         "by_service": by_service,
         "by_team": by_team,
@@ -429,11 +561,11 @@ def _rate_target(name: str) -> str:
 def _bucket_expr(session: Session, interval: str) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return func.to_char(
-            func.date_trunc(interval, func.timezone("UTC", Incident.declared_at)), "YYYY-MM-DD"
+            func.date_trunc(interval, func.timezone("UTC", F.declared_at)), "YYYY-MM-DD"
         )
     if interval == "week":
-        return func.date(Incident.declared_at, "weekday 0", "-6 days")
-    return func.strftime("%Y-%m-01", Incident.declared_at)
+        return func.date(F.declared_at, "weekday 0", "-6 days")
+    return func.strftime("%Y-%m-01", F.declared_at)
 
 
 def bucket_starts(start: datetime, end: datetime, interval: str) -> list[date]:
@@ -475,9 +607,8 @@ def timeseries(
     if metric == "count":
         query = select(bucket, func.count(), literal_column("NULL")).where(*where)
     else:
-        a, b = (COLUMNS[m] for m in rules.METRICS[metric])
-        expr = _minutes_expr(session, a, b)
-        query = select(bucket, func.count(), func.avg(expr)).where(*where, *_counted(metric))
+        col = getattr(F, metric)
+        query = select(bucket, func.count(), func.avg(col)).where(*where, col.is_not(None))
     for key, n, mean in session.execute(query.group_by(literal_column("bucket"))):
         found[str(key)[:10]] = (int(n), None if mean is None else float(mean))
     points = []

@@ -37,6 +37,28 @@ METRIC_LABELS: dict[str, str] = {
     "mttm": "Mean time to mitigate",
     "mttr": "Mean time to resolve",
 }
+# The playbook's phases (seed 003, "Phase Durations by Severity"): phase -> (from, to).
+# Triage ends when the incident is declared with its severity; mitigation starts at the
+# `mitigation_started` milestone; customers are informed at `customers_informed` (the first
+# external update or status page post). Customers told before mitigation started count as
+# 0 minutes for the third phase: they were not kept waiting.
+PHASES: dict[str, tuple[str, str]] = {
+    "triage": ("detected", "declared"),
+    "mitigation_start": ("declared", "mitigation_started"),
+    "customer_comms": ("mitigation_started", "customers_informed"),
+}
+PHASE_LABELS: dict[str, str] = {
+    "triage": "Detect to triage",
+    "mitigation_start": "Triage to mitigation started",
+    "customer_comms": "Mitigation to customer comms",
+}
+# Seed 003's targets in minutes; SEV-4's customer comms are "best effort" (no target).
+PHASE_TARGETS: dict[str, dict[str, float]] = {
+    "SEV-1": {"triage": 5, "mitigation_start": 15, "customer_comms": 5},
+    "SEV-2": {"triage": 15, "mitigation_start": 30, "customer_comms": 15},
+    "SEV-3": {"triage": 30, "mitigation_start": 60, "customer_comms": 60},
+    "SEV-4": {"triage": 120, "mitigation_start": 240},
+}
 # Detection sources that mean a customer found the problem before our monitoring did.
 CUSTOMER_SOURCES = ("customer_report", "social_media")
 
@@ -82,6 +104,40 @@ def metric_minutes(metric: str, milestones: Mapping[str, Any]) -> float | None:
     Raises KeyError for an unknown metric."""
     start, end = METRICS[metric]
     return minutes(milestones.get(start), milestones.get(end))
+
+
+def phase_minutes(phase: str, milestones: Mapping[str, Any]) -> float | None:
+    """Returns one incident's duration of `phase` (a key of PHASES) from its milestones by
+    name, or None when it does not count: a milestone missing, or (triage, mitigation start)
+    the end before the start. Customer comms before mitigation started count as 0.
+    Raises KeyError for an unknown phase."""
+    start, end = PHASES[phase]
+    a, b = milestones.get(start), milestones.get(end)
+    if phase == "customer_comms" and a is not None and b is not None and b < a:
+        return 0.0
+    return minutes(a, b)
+
+
+def phase_target(
+    phase: str, severity: str, configured: Mapping[str, Any] | None = None
+) -> float | None:
+    """Returns the target minutes for `phase` under `severity`: the severity's configured
+    `phase_<phase>_minutes` if set, else seed 003's number for that severity, else None."""
+    value = (configured or {}).get(f"phase_{phase}_minutes")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    default = PHASE_TARGETS.get(severity, {}).get(phase)
+    return None if default is None else float(default)
+
+
+def common_phase_target(
+    phase: str, severities: Mapping[str, Mapping[str, Any] | None]
+) -> float | None:
+    """The phase target every severity shares, or None when they differ or one has none."""
+    targets = {phase_target(phase, name, t) for name, t in severities.items()}
+    if len(targets) != 1:
+        return None
+    return targets.pop()
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -223,3 +279,69 @@ def period_range(now: datetime, period: str) -> tuple[datetime, datetime]:
         datetime(start_d.year, start_d.month, start_d.day, tzinfo=UTC),
         datetime(end_d.year, end_d.month, end_d.day, tzinfo=UTC),
     )
+
+
+# --- scheduled delivery of the review ------------------------------------------------------
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+def parse_report_at(period: str, at: str) -> tuple[int, int, int]:
+    """Parses a delivery time: "MON 09:00" (weekday and time) for a weekly review, "09:00"
+    or "3 09:00" (day of the month, 1-28, and time; day 1 if left out) for a monthly or
+    quarterly one (the quarter's first month). Returns (weekday 0-6 or day 1-28, hour,
+    minute). Raises ValueError saying what is wrong."""
+    parts = at.split()
+    if period == "week":
+        if len(parts) != 2 or parts[0].upper() not in WEEKDAYS:
+            raise ValueError(
+                f"{at!r}: a weekly review's time is a weekday and HH:MM, e.g. MON 09:00"
+            )
+        day, clock_text = WEEKDAYS.index(parts[0].upper()), parts[1]
+    elif period in ("month", "quarter"):
+        if len(parts) == 1:
+            day, clock_text = 1, parts[0]
+        elif len(parts) == 2 and parts[0].isdigit() and 1 <= int(parts[0]) <= 28:
+            day, clock_text = int(parts[0]), parts[1]
+        else:
+            raise ValueError(
+                f"{at!r}: a {period}ly review's time is [day 1-28] HH:MM, e.g. 1 09:00"
+            )
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    hm = clock_text.split(":")
+    if len(hm) != 2 or not all(p.isdigit() and len(p) == 2 for p in hm):
+        raise ValueError(f"{at!r}: the time must be HH:MM")
+    hour, minute = int(hm[0]), int(hm[1])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{at!r}: the time must be HH:MM between 00:00 and 23:59")
+    return day, hour, minute
+
+
+def next_report_at(after: datetime, period: str, at: str, zone: Any) -> datetime:
+    """Returns the first delivery instant strictly after `after` (aware) of a review
+    delivered at `at` (see parse_report_at) in the time zone `zone` (a tzinfo), in UTC. A
+    local time that does not exist that day (a DST gap) is read as zoneinfo does (the
+    offset before the change). Raises ValueError for a malformed `at`."""
+    day, hour, minute = parse_report_at(period, at)
+    local = after.astimezone(zone)
+
+    def instant(d: date) -> datetime:
+        return datetime(d.year, d.month, d.day, hour, minute, tzinfo=zone).astimezone(UTC)
+
+    if period == "week":
+        d = local.date() + timedelta(days=(day - local.weekday()) % 7)
+        while instant(d) <= after:
+            d += timedelta(days=7)
+        return instant(d)
+    step = 1 if period == "month" else 3
+    year, month = local.year, local.month
+    if period == "quarter":
+        month = (month - 1) // 3 * 3 + 1
+    while True:
+        candidate = instant(date(year, month, day))
+        if candidate > after:
+            return candidate
+        month += step
+        if month > 12:
+            year, month = year + 1, month - 12

@@ -29,6 +29,8 @@ def show_incident(inc: dict[str, Any]) -> None:
     flags = [f for f in ("private", "drill", "customer_facing") if inc.get(f)]
     if flags:
         click.echo(f"  flags     {', '.join(flags)}")
+    if inc.get("repeat_of"):
+        click.echo(f"  repeats   {inc['repeat_of']}")
     roles = inc.get("roles") or {}
     for role, holder in roles.items():
         if holder:
@@ -286,7 +288,17 @@ def resolve(incident_id: str, summary: str, as_json: bool) -> None:
 @click.argument(
     "name",
     type=click.Choice(
-        ["started", "detected", "acknowledged", "declared", "ic_assigned", "mitigated", "resolved"]
+        [
+            "started",
+            "detected",
+            "acknowledged",
+            "declared",
+            "ic_assigned",
+            "mitigation_started",
+            "customers_informed",
+            "mitigated",
+            "resolved",
+        ]
     ),
 )
 @click.argument("at")
@@ -298,6 +310,26 @@ def milestone(incident_id: str, name: str, at: str, as_json: bool) -> None:
         f"/api/v1/incidents/{_ref(incident_id)}/milestones", {"milestone": name, "at": value}
     )
     emit_json(inc) if as_json else click.echo(f"{inc['id']}: {name} = {inc['milestones'][name]}")
+
+
+@incident.command("repeat")
+@click.argument("incident_id")
+@click.option("--of", "of", metavar="INC-m", help="the earlier incident this one repeats")
+@click.option("--clear", is_flag=True, help="remove the repeat mark")
+@json_flag
+def repeat(incident_id: str, of: str | None, clear: bool, as_json: bool) -> None:
+    """Mark an incident as a repeat of an earlier one (--of INC-m), or clear the mark."""
+    if (of is None) == (not clear):
+        raise click.UsageError("give either --of INC-m or --clear")
+    inc = Client().request(
+        "PATCH", f"/api/v1/incidents/{_ref(incident_id)}/repeat", json={"of": of}
+    )
+    if as_json:
+        emit_json(inc)
+    elif inc.get("repeat_of"):
+        click.echo(f"{inc['id']} repeats {inc['repeat_of']}")
+    else:
+        click.echo(f"{inc['id']} is not marked as a repeat")
 
 
 TEMPLATE_CHOICES = [

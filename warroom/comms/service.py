@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom import seam
+from warroom.comms import events as comms_events
 from warroom.comms import templates as tpl
 from warroom.comms.deliver import queue_update, team_channels
 from warroom.comms.models import CommsTemplate
@@ -240,7 +242,8 @@ def post_update(
     the teams owning the incident's services, except for a private incident (its participants read
     it in the timeline; `delivery_note` says so); external ones are only recorded (the status page
     is a step of its own). With `preview`, returns the same answer and writes and queues nothing.
-    Reschedules the update cadence; publishes no event; runs in the caller's transaction."""
+    Reschedules the update cadence; an external update publishes ExternalUpdatePosted (the
+    incident's customers_informed milestone); runs in the caller's transaction."""
     require_responder(principal)
     if not preview and inc.status == "closed":
         incident_rules.require_open(inc.id, inc.status, "posting updates")
@@ -282,6 +285,14 @@ def post_update(
         },
     )
     queue_update(session, clock, ev, teams)
+    if not internal:
+        seam.publish(
+            session,
+            clock,
+            comms_events.ExternalUpdatePosted(
+                at=clock.now(), incident_id=inc.id, by=principal.name
+            ),
+        )
     out["event"] = incident_timeline.event_dict(ev)
     schedule_cadence(session, clock, inc)
     return out

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class Doc(BaseModel):
@@ -28,6 +35,10 @@ class TargetsDoc(Doc):
     mtta_minutes: int | None = Field(default=None, ge=1)
     mttm_minutes: int | None = Field(default=None, ge=1)
     mttr_minutes: int | None = Field(default=None, ge=1)
+    # Phase targets in minutes (docs/analytics.md#phases); unset: seed 003's.
+    phase_triage_minutes: int | None = Field(default=None, ge=1)
+    phase_mitigation_start_minutes: int | None = Field(default=None, ge=1)
+    phase_customer_comms_minutes: int | None = Field(default=None, ge=1)
 
 
 class SeverityDoc(Doc):
@@ -317,6 +328,70 @@ class PostmortemsDoc(Doc):
         return value
 
 
+class ReportRecipientsDoc(Doc):
+    email: list[str] = Field(default=[], max_length=50)
+    webhook: str = Field(default="", max_length=1000)
+    # The HMAC key of the webhook is read from this environment variable when sending.
+    webhook_secret_env: str = Field(
+        default="", max_length=100, pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$"
+    )
+    # Teams whose chat channel (channel_url) gets the review.
+    team_channel: list[str] = Field(default=[], max_length=50)
+
+    @field_validator("email", "team_channel", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("webhook")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and (
+            not value.startswith(("http://", "https://")) or any(c.isspace() for c in value)
+        ):
+            raise ValueError("webhook must be an http:// or https:// URL")
+        return value
+
+
+class ReportDoc(Doc):
+    """An operational review delivered on a schedule (docs/analytics.md#scheduled)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    period: Literal["week", "month", "quarter"] = "week"
+    # "MON 09:00" for a week; "[day 1-28] HH:MM" for a month or quarter.
+    at: str = Field(default="MON 09:00", max_length=16)
+    zone: str = Field(default="UTC", max_length=64)
+    severity: str | None = None
+    service: str | None = None
+    team: str | None = None
+    to: ReportRecipientsDoc
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str, info: ValidationInfo) -> str:
+        from warroom.analytics.rules import parse_report_at
+
+        parse_report_at(str(info.data.get("period", "week")), value)
+        return value
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"zone {value!r} is not an IANA time zone") from None
+        return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> ReportDoc:
+        if not (self.to.email or self.to.webhook or self.to.team_channel):
+            raise ValueError("to: name at least one email address, webhook or team_channel")
+        return self
+
+
 class ConfigDoc(Doc):
     severities: list[SeverityDoc] | None = None
     teams: list[TeamDoc] | None = None
@@ -334,6 +409,8 @@ class ConfigDoc(Doc):
     sso: SsoDoc | None = None
     # A mapping: absent leaves the postmortem rules as they are, null restores the defaults.
     postmortems: PostmortemsDoc | None = None
+    # Absent leaves the scheduled reviews as they are; a list replaces them all.
+    reports: list[ReportDoc] | None = None
 
 
 KINDS = (

@@ -20,6 +20,7 @@ from warroom.alerts.matching import format_matcher, parse_matcher
 from warroom.alerts.models import AlertRule, Integration
 from warroom.comms import config as comms_config
 from warroom.config import postmortems as postmortems_config
+from warroom.config import reports as reports_config
 from warroom.config import sso as sso_config
 from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, ConfigDoc
 from warroom.core.clock import Clock
@@ -169,6 +170,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                         )
                     )
     problems += _check_alerting(session, doc, services)
+    problems += reports_config.check(doc, teams)
     problems += oncall_config.check(session, doc, users, teams)
     problems += [Problem(p, m) for p, m in paging_config.check(session, doc, users, teams)]
     problems += [Problem(p, m) for p, m in statuspage_config.check(doc, services)]
@@ -289,6 +291,7 @@ def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
                 changes.append(Change("delete", kind, name))
     changes += [Change(a, "sso", name, fields) for a, name, fields in sso_config.plan(session, doc)]
     changes += [Change(a, "postmortems", n, f) for a, n, f in postmortems_config.plan(session, doc)]
+    changes += [Change(a, "reports", n, f) for a, n, f in reports_config.plan(session, doc)]
     problems += _delete_problems(session, doc, changes)
     if problems:
         raise ConfigInvalid(problems)
@@ -405,6 +408,7 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         comms_config.apply(session, doc)
     sso_config.apply(session, doc)
     postmortems_config.apply(session, doc)
+    reports_config.apply(session, clock, doc)
     # Services go once integrations and rules no longer point at them.
     if doc.services is not None:
         keep_services = {s.name for s in doc.services}
@@ -631,6 +635,9 @@ def export_data(session: Session) -> dict[str, Any]:
     pm_rules = postmortems_config.export(session)
     if pm_rules is not None:  # only while rules other than the defaults are kept
         out["postmortems"] = pm_rules
+    reports = reports_config.export(session)
+    if reports is not None:  # only while a scheduled review exists
+        out["reports"] = reports
     return out
 
 

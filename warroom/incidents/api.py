@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from warroom.core.errors import NotFound, ValidationFailed
 from warroom.core.principal import Principal
 from warroom.http import clock, db, needs
 from warroom.incidents import queries, service, timeline
@@ -17,6 +18,7 @@ from warroom.incidents.schemas import (
     IncidentPatch,
     MilestoneIn,
     ParticipantIn,
+    RepeatIn,
     ResolveIn,
     RoleIn,
     SeverityIn,
@@ -178,6 +180,28 @@ def milestone(
     with db(request).session() as s:
         inc = queries.get_incident(s, who, incident_id)
         service.edit_milestone(s, c, who, inc, name=body.milestone, at=body.at)
+        return queries.detail(s, c, inc, with_timeline=False)
+
+
+@router.patch(
+    "/{incident_id}/repeat",
+    summary="Mark as a repeat of an earlier incident, or clear the mark",
+    responses={422: {"description": "`of` is the incident itself or a later one, or malformed"}},
+)
+def repeat(
+    incident_id: str, body: RepeatIn, request: Request, who: Principal = responder
+) -> dict[str, Any]:
+    c = clock(request)
+    with db(request).session() as s:
+        inc = queries.get_incident(s, who, incident_id)
+        of = None
+        if body.of is not None:
+            try:
+                of = queries.get_incident(s, who, body.of)
+            except (NotFound, ValidationFailed) as exc:
+                exc.field = "of"
+                raise
+        service.mark_repeat(s, c, who, inc, of=of)
         return queries.detail(s, c, inc, with_timeline=False)
 
 

@@ -91,6 +91,24 @@ class IncidentVisibilityChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IncidentRepeatChanged(Event):
+    """The incident was marked as a repeat of an earlier one (`repeat_of_id`) or cleared."""
+
+    incident_id: int
+    repeat_of_id: int | None
+    previous_id: int | None
+    by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentServicesChanged(Event):
+    """The incident's affected services were replaced (an edit)."""
+
+    incident_id: int
+    by: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class IncidentMilestoneChanged(Event):
     """A milestone (started, detected, acknowledged, ic_assigned, mitigated, resolved)
     was set, moved or unset; times are ISO 8601 UTC or None."""

@@ -54,10 +54,18 @@ class Incident(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
     declared_at: Mapped[datetime]
     ic_assigned_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Phase milestones (docs/analytics.md#phases): set by a responder, or on the first
+    # status that says so / the first external update or status page post.
+    mitigation_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    customers_informed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     mitigated_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     updated_at: Mapped[datetime]
+    # An earlier incident this one repeats (docs/analytics.md#repeat-rate); never itself.
+    repeat_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
 
 class IncidentService(Base):

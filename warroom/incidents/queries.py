@@ -155,6 +155,8 @@ def milestones(inc: Incident) -> dict[str, datetime | None]:
         "acknowledged": inc.acknowledged_at,
         "declared": inc.declared_at,
         "ic_assigned": inc.ic_assigned_at,
+        "mitigation_started": inc.mitigation_started_at,
+        "customers_informed": inc.customers_informed_at,
         "mitigated": inc.mitigated_at,
         "resolved": inc.resolved_at,
     }
@@ -216,6 +218,7 @@ def detail(
             "resolution_summary": inc.resolution_summary,
             "milestones": {k: iso(v) for k, v in milestones(inc).items()},
             "closed_at": iso(inc.closed_at),
+            "repeat_of": rules.short_id(inc.repeat_of_id) if inc.repeat_of_id else None,
             "duration_seconds": duration_seconds(inc, clock.now()),
             "roles": roles,
             "role_history": [

@@ -47,6 +47,8 @@ MILESTONES = (
     "acknowledged",
     "declared",
     "ic_assigned",
+    "mitigation_started",
+    "customers_informed",
     "mitigated",
     "resolved",
 )
@@ -89,7 +91,7 @@ def milestone_order_problems(ms: dict[str, datetime | None]) -> list[str]:
     """Milestones that precede ones they logically follow (e.g. resolved before started)."""
     problems = []
     started = ms.get("started")
-    for name in ("detected", "declared", "mitigated", "resolved"):
+    for name in ("detected", "declared", "mitigation_started", "mitigated", "resolved"):
         value = ms.get(name)
         if started and value and value < started:
             problems.append(f"{name} is before started")

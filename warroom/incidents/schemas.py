@@ -60,9 +60,23 @@ class ResolveIn(Strict):
 
 class MilestoneIn(Strict):
     milestone: Literal[
-        "started", "detected", "acknowledged", "declared", "ic_assigned", "mitigated", "resolved"
+        "started",
+        "detected",
+        "acknowledged",
+        "declared",
+        "ic_assigned",
+        "mitigation_started",
+        "customers_informed",
+        "mitigated",
+        "resolved",
     ]
     at: datetime | None
+
+
+class RepeatIn(Strict):
+    of: str | None = Field(
+        description="the earlier incident this one repeats (INC-12 or 12), or null to clear"
+    )
 
 
 class ParticipantIn(Strict):

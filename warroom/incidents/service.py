@@ -415,7 +415,9 @@ def change_status(
     """Moves the incident to `status`, publishing IncidentStatusChanged; its own status is a no-op.
     Needs the responder role (Forbidden, 403). Raises ValidationFailed (422, field `status`) for an
     unknown status and Conflict (409, field `status`, with `allowed`) for a move the lifecycle does
-    not allow. Monitoring or resolved sets the mitigated milestone if unset; resolved sets the
+    not allow. Identified, monitoring or resolved sets the mitigation_started milestone if unset
+    (no line of its own: the status line says it). Monitoring or resolved sets the mitigated
+    milestone if unset; resolved sets the
     resolved one and publishes IncidentResolved (its pages stop); closed sets closed_at and
     publishes IncidentClosed; leaving resolved clears resolved_at and closed_at and publishes
     IncidentReopened. Each milestone set publishes IncidentMilestoneChanged. Runs in the caller's
@@ -448,6 +450,8 @@ def change_status(
         actor=principal,
         data={"from": old, "to": status},
     )
+    if status in ("identified", "monitoring", "resolved") and inc.mitigation_started_at is None:
+        inc.mitigation_started_at = now
     if status in ("monitoring", "resolved") and inc.mitigated_at is None:
         _set_milestone(session, clock, principal, inc, "mitigated", now, auto=True)
     if status == "resolved":
@@ -629,10 +633,6 @@ def edit_milestone(
     _set_milestone(session, clock, principal, inc, name, at)
 
 
-def update_fields(
-    session: Session,
-    clock: Clock,
-    principal: Principal,
 def _affected_share(value: Any) -> float | None:
     if value is None:
         return None
@@ -645,6 +645,10 @@ def _affected_share(value: Any) -> float | None:
     return float(value)
 
 
+def update_fields(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
     inc: Incident,
     changes: dict[str, Any],
 ) -> None:
@@ -655,7 +659,8 @@ def _affected_share(value: Any) -> float | None:
     closed incident and ValidationFailed (422) for an empty or over-long title (`title`), an
     over-long impact summary or an over-long or non-http(s) bridge URL (`impact_summary`,
     `bridge_url`) or unknown services
-    (`services`). Publishes no event: new services are not paged, removed ones keep paging. Runs
+    (`services`). Publishes IncidentServicesChanged when services are given (nobody pages on it:
+    new services are not paged, removed ones keep paging) and IncidentVisibilityChanged. Runs
     in the caller's transaction."""
     lock(session, inc)
     require_responder(principal)
@@ -675,15 +680,15 @@ def _affected_share(value: Any) -> float | None:
     if "customer_facing" in changes:
         inc.customer_facing = bool(changes["customer_facing"])
         texts.append(f"customer-facing to {inc.customer_facing}")
+    if "affected_percent" in changes:
+        inc.affected_percent = _affected_share(changes["affected_percent"])
+        shown = "not recorded" if inc.affected_percent is None else f"{inc.affected_percent:g}%"
+        texts.append(f"affected share to {shown}")
     was_private = inc.private
     if "private" in changes:
         inc.private = bool(changes["private"])
         texts.append(f"private to {inc.private}")
     if "services" in changes:
-    if "affected_percent" in changes:
-        inc.affected_percent = _affected_share(changes["affected_percent"])
-        shown = "not recorded" if inc.affected_percent is None else f"{inc.affected_percent:g}%"
-        texts.append(f"affected share to {shown}")
         svcs = services_by_names(session, list(changes["services"]))
         for link in session.scalars(
             select(IncidentService).where(IncidentService.incident_id == inc.id)
@@ -693,6 +698,7 @@ def _affected_share(value: Any) -> float | None:
         for svc in svcs:
             session.add(IncidentService(incident_id=inc.id, service_id=svc.id))
         texts.append("services to " + (", ".join(s.name for s in svcs) or "none"))
+        session.flush()
     if texts:
         record(
             session,
@@ -702,6 +708,12 @@ def _affected_share(value: Any) -> float | None:
             text="Changed " + "; ".join(texts),
             actor=principal,
             data={"changed": sorted(changes)},
+        )
+    if "services" in changes:
+        seam.publish(
+            session,
+            clock,
+            events.IncidentServicesChanged(at=clock.now(), incident_id=inc.id, by=principal.name),
         )
     if inc.private != was_private:
         seam.publish(
@@ -728,3 +740,78 @@ def add_participant(
     require_responder(principal)
     user = user_by_name(session, user_name)
     _add_participant(session, inc.id, user.id)
+
+
+def mark_repeat(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    inc: Incident,
+    *,
+    of: Incident | None,
+) -> None:
+    """Marks the incident as a repeat of the earlier incident `of`, or clears the mark
+    (`of=None`); the current mark is a no-op. Needs the responder role (Forbidden, 403).
+    Raises ValidationFailed (422, field `of`) when `of` is the incident itself or was declared
+    after it. Records a timeline line and publishes IncidentRepeatChanged; allowed on closed
+    incidents (repeats are often found in the review). Runs in the caller's transaction."""
+    lock(session, inc)
+    require_responder(principal)
+    new_id = None if of is None else of.id
+    if of is not None:
+        if of.id == inc.id:
+            raise ValidationFailed("an incident cannot repeat itself", field="of")
+        if (ensure_utc(of.declared_at), of.id) > (ensure_utc(inc.declared_at), inc.id):
+            raise ValidationFailed(
+                f"{rules.short_id(of.id)} was declared after {rules.short_id(inc.id)}; "
+                "a repeat points to an earlier incident",
+                field="of",
+            )
+    old_id = inc.repeat_of_id
+    if old_id == new_id:
+        return
+    inc.repeat_of_id = new_id
+    text = (
+        f"{principal.name} marked this a repeat of {rules.short_id(new_id)}"
+        if new_id is not None
+        else f"{principal.name} cleared the repeat mark (was {rules.short_id(old_id or 0)})"
+    )
+    record(
+        session,
+        clock,
+        inc,
+        kind="note",
+        text=text,
+        actor=principal,
+        data={
+            "repeat_of": None if new_id is None else rules.short_id(new_id),
+            "previous": None if old_id is None else rules.short_id(old_id),
+        },
+    )
+    seam.publish(
+        session,
+        clock,
+        events.IncidentRepeatChanged(
+            at=clock.now(),
+            incident_id=inc.id,
+            repeat_of_id=new_id,
+            previous_id=old_id,
+            by=principal.name,
+        ),
+    )
+
+
+def note_customers_informed(
+    session: Session, clock: Clock, incident_id: int, at: datetime, by: str
+) -> None:
+    """Sets the customers_informed milestone to `at` if it is unset (the first external
+    update or status page post), with a timeline line and IncidentMilestoneChanged. A
+    reaction, not a person's action: checks no role. Runs in the caller's transaction."""
+    inc = session.get(Incident, incident_id)
+    if inc is None or inc.customers_informed_at is not None:
+        return
+    lock(session, inc)
+    if inc.customers_informed_at is not None:
+        return
+    actor = Principal(role="admin", user_id=None, name=by)
+    _set_milestone(session, clock, actor, inc, "customers_informed", ensure_utc(at), auto=True)

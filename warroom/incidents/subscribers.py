@@ -5,6 +5,8 @@
   (the responder's role was checked where they acted).
 - An incident opened by alerts that nobody took over (no person declared it) resolves
   when its last alert resolves.
+- The first external update (comms) or status page post for an incident sets its
+  customers_informed milestone, if unset.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts import events as alert_events
 from warroom.alerts.models import Alert
+from warroom.comms import events as comms_events
 from warroom.core.clock import Clock
 from warroom.core.principal import Principal
 from warroom.incidents import rules, service
 from warroom.incidents.models import Incident
 from warroom.paging import events as paging_events
+from warroom.statuspage import events as statuspage_events
 
 
 def _actor(name: str, user_id: int | None) -> Principal:
@@ -65,3 +69,13 @@ def on_alert_resolved(session: Session, clock: Clock, event: alert_events.AlertR
     )
     if still_open == 0:
         service.resolve(session, clock, _actor(event.by, None), inc, summary="All alerts resolved")
+
+
+def on_customers_informed(
+    session: Session,
+    clock: Clock,
+    event: comms_events.ExternalUpdatePosted | statuspage_events.PublicUpdatePosted,
+) -> None:
+    """Reaction to ExternalUpdatePosted and PublicUpdatePosted: the first one sets the
+    incident's customers_informed milestone (service.note_customers_informed)."""
+    service.note_customers_informed(session, clock, event.incident_id, event.at, event.by)

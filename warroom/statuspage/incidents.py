@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom import seam
 from warroom.core.clock import Clock, ensure_utc, iso
 from warroom.core.errors import Conflict, NotFound
 from warroom.core.principal import Principal, require_role
@@ -37,7 +38,7 @@ from warroom.incidents import rules as incident_rules
 from warroom.incidents import timeline as incident_timeline
 from warroom.incidents.models import Incident
 from warroom.org.models import Service
-from warroom.statuspage import rules
+from warroom.statuspage import events, rules
 from warroom.statuspage.common import choice, clean_text, linked_private, unique_code
 from warroom.statuspage.components import component_by_name, set_status
 from warroom.statuspage.models import PublicIncident, PublicIncidentUpdate, StatusComponent
@@ -81,7 +82,8 @@ def add_update(
     body: str,
     affected: list[dict[str, Any]],
 ) -> PublicIncidentUpdate:
-    """Adds an update (checked by the caller), enqueues its fan-out job, bumps the version."""
+    """Adds an update (checked by the caller), enqueues its fan-out job, bumps the version;
+    publishes PublicUpdatePosted when the public incident stands for an internal one."""
     now = clock.now()
     upd = PublicIncidentUpdate(
         code=unique_code(session, PublicIncidentUpdate),
@@ -98,6 +100,12 @@ def add_update(
     session.flush()
     notify_subscribers(session, clock, pub, upd)
     bump(session, clock)
+    if pub.incident_id is not None:
+        seam.publish(
+            session,
+            clock,
+            events.PublicUpdatePosted(at=now, incident_id=pub.incident_id, by=principal.name),
+        )
     return upd
 
 

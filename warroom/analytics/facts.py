@@ -1,0 +1,129 @@
+"""Keeping `incident_facts` and `incident_fact_services` equal to what the incidents say.
+
+Invariants:
+- `refresh` rewrites one incident's fact rows from the incident as the caller's
+  transaction sees it; it runs as a `seam.on` reaction to every incident event (wiring),
+  so a change and its facts commit together or not at all.
+- `backfill` rebuilds every row in SQL (migration 0017, and a bulk load that bypassed the
+  lifecycle); both compute each duration with the same rule as `rules.metric_minutes` and
+  `rules.phase_minutes`: NULL when a milestone is missing or the end precedes the start,
+  customer comms before mitigation started as 0. SQLite's minutes come from `julianday()`
+  rounded to whole milliseconds, as PostgreSQL's epochs are.
+- Writes only these two tables; reads the incidents' and services' tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, text
+from sqlalchemy.orm import Session
+
+from warroom.analytics import rules
+from warroom.analytics.models import IncidentFact, IncidentFactService
+from warroom.incidents.models import Incident, IncidentService
+
+SPANS: dict[str, tuple[str, str]] = {**rules.METRICS, **rules.PHASES}
+
+
+def milestones(inc: Incident) -> dict[str, Any]:
+    """The incident's milestones by name, as analytics measures between them."""
+    return {
+        "started": inc.started_at,
+        "detected": inc.detected_at,
+        "acknowledged": inc.acknowledged_at,
+        "declared": inc.declared_at,
+        "mitigation_started": inc.mitigation_started_at,
+        "customers_informed": inc.customers_informed_at,
+        "mitigated": inc.mitigated_at,
+        "resolved": inc.resolved_at,
+    }
+
+
+def refresh(session: Session, incident_id: int) -> None:
+    """Rewrites the fact rows of one incident (removes them if it is gone). Runs in the
+    caller's transaction; checks no role (a reaction, not an action)."""
+    inc = session.get(Incident, incident_id)
+    session.execute(
+        delete(IncidentFactService).where(IncidentFactService.incident_id == incident_id)
+    )
+    fact = session.get(IncidentFact, incident_id)
+    if inc is None:
+        if fact is not None:
+            session.delete(fact)
+        return
+    if fact is None:
+        fact = IncidentFact(incident_id=incident_id)
+        session.add(fact)
+    ms = milestones(inc)
+    fact.declared_at = inc.declared_at
+    fact.severity = inc.severity
+    fact.detection_source = inc.detection_source
+    fact.drill = bool(inc.drill)
+    fact.private = bool(inc.private)
+    fact.is_repeat = inc.repeat_of_id is not None
+    for metric in rules.METRICS:
+        setattr(fact, metric, rules.metric_minutes(metric, ms))
+    for phase in rules.PHASES:
+        setattr(fact, phase, rules.phase_minutes(phase, ms))
+    service_ids = sorted(
+        set(
+            session.scalars(
+                select(IncidentService.service_id).where(IncidentService.incident_id == incident_id)
+            )
+        )
+    )
+    for sid in service_ids:
+        session.add(
+            IncidentFactService(
+                incident_id=incident_id,
+                service_id=sid,
+                declared_at=inc.declared_at,
+                drill=fact.drill,
+                private=fact.private,
+                multi=len(service_ids) > 1,
+            )
+        )
+    session.flush()
+
+
+def _minutes_sql(dialect: str, start: str, end: str, *, clamp: bool = False) -> str:
+    if dialect == "postgresql":
+        diff = f"(EXTRACT(EPOCH FROM ({end} - {start})) / 60.0)"
+    else:
+        diff = f"(round((julianday({end}) - julianday({start})) * 86400000.0) / 60000.0)"
+    low = "0.0" if clamp else "NULL"
+    return (
+        f"CASE WHEN {start} IS NULL OR {end} IS NULL THEN NULL "
+        f"WHEN {end} < {start} THEN {low} ELSE {diff} END"
+    )
+
+
+def backfill(conn: Connection) -> None:
+    """Rebuilds both fact tables from every incident, in SQL (no row passes through Python).
+    Runs in the connection's transaction."""
+    dialect = conn.dialect.name
+    conn.execute(text("DELETE FROM incident_fact_services"))
+    conn.execute(text("DELETE FROM incident_facts"))
+    cols = ", ".join(SPANS)
+    exprs = ", ".join(
+        _minutes_sql(dialect, f"{a}_at", f"{b}_at", clamp=name == "customer_comms")
+        for name, (a, b) in SPANS.items()
+    )
+    conn.execute(
+        text(
+            "INSERT INTO incident_facts (incident_id, declared_at, severity, detection_source, "
+            f"drill, private, is_repeat, {cols}) "
+            "SELECT id, declared_at, severity, detection_source, drill, private, "
+            f"repeat_of_id IS NOT NULL, {exprs} FROM incidents"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO incident_fact_services "
+            "(incident_id, service_id, declared_at, drill, private, multi) "
+            "SELECT s.incident_id, s.service_id, i.declared_at, i.drill, i.private, "
+            "(SELECT count(*) FROM incident_services o WHERE o.incident_id = s.incident_id) > 1 "
+            "FROM incident_services s JOIN incidents i ON i.id = s.incident_id"
+        )
+    )
