@@ -35,6 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import bench.api  # noqa: E402
 from bench.api import (  # noqa: E402
     BENCH_USER,
     DEFAULT_PG,
@@ -54,6 +55,9 @@ from warroom.core.clock import SystemClock  # noqa: E402
 from warroom.db.session import Database  # noqa: E402
 from warroom.slos import evaluator  # noqa: E402
 from warroom.wiring import wire  # noqa: E402
+
+# A database of its own, so it never drops another benchmark's.
+bench.api.PG_DB = "warroom_bench_slo"
 
 OBJECTIVES = [99.0, 99.5, 99.9, 99.95]
 WINDOWS: list[dict[str, str]] = [

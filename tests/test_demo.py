@@ -110,6 +110,7 @@ def test_the_checkout_example_is_the_packaged_one() -> None:
         "people.yaml",
         "services.yaml",
         "severities.yaml",
+        "slos.yaml",
         "statuspage.yaml",
     ]
 

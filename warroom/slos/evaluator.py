@@ -11,14 +11,16 @@ Invariants:
   answers are written in one short transaction after. An unreachable Prometheus keeps
   the SLO's last status, records the error and changes no alert.
 - A burn alert (rules.Status.alerting: page or ticket) goes into warroom's own intake
-  through an internal integration of the SLO's service (`slo:<name>`), so it routes,
+  through an internal integration of the SLO's service (`slo:<service>`, one batch per
+  service and cycle, keyed `slo:<name>:burn`), so it routes,
   groups and pages like any other alert: a page burn is a critical alert (which opens an
   incident and pages the service's escalation policy), a ticket burn a warning. When the
   burn stops, the alert is resolved. Only a change of state ingests anything.
 - An incident-sourced SLO burns only because of incidents people already declared: its
   burn alert is recorded as a warning (it opens no second incident for the same outage),
-  and a page-level burn adds a line to each open customer-facing incident of the service
-  saying how fast the budget goes, so the room knows what the outage costs.
+  and a page-level burn adds one line (per cycle and service, naming up to five SLOs) to
+  the newest open customer-facing incidents of the service (at most 20) saying how fast
+  the budget goes, so the room knows what the outage costs.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ from warroom.engine.queue import enqueue
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.rules import ACTIVE_STATUSES
+from warroom.org.models import Service
 from warroom.slos import rules, service
 from warroom.slos.models import Slo
 
 JOB = "slo_evaluate"
 EVALUATE_EVERY = timedelta(minutes=1)
 SEVERITY = {"page": "critical", "ticket": "warning"}
+MAX_NAMED = 5  # SLOs named in one room line
+MAX_ROOMS = 20  # newest open incidents of the service told about a burn
 
 
 def _key(due: datetime) -> str:
@@ -62,8 +67,8 @@ def ensure_job(session: Session, clock: Clock) -> None:
     enqueue(session, kind=JOB, key=_key(now), due_at=now, now=now)
 
 
-def integration_name(slo: str) -> str:
-    return f"slo:{slo}"
+def integration_name(service_name: str) -> str:
+    return f"slo:{service_name}"
 
 
 def _measure(spec: rules.SloSpec, url: str, now: datetime) -> dict[str, Any]:
@@ -105,10 +110,7 @@ def apply_cycle(session: Session, clock: Clock, measured: dict[int, dict[str, An
             row.last, row.evaluated_at, row.last_error = got, now, ""
     session.flush()
     rows = service.list_slos(session)
-    for v in service.statuses(session, rows, now):
-        if v.status is None:
-            continue
-        _alert(session, clock, v.row, v.spec, v.status)
+    _alerts(session, clock, service.statuses(session, rows, now))
     current = session.scalar(
         select(Job.key).where(Job.kind == JOB, Job.state == "running").limit(1)
     )
@@ -126,82 +128,105 @@ def apply_cycle(session: Session, clock: Clock, measured: dict[int, dict[str, An
             )
 
 
-def _alert(
-    session: Session, clock: Clock, row: Slo, spec: rules.SloSpec, status: rules.Status
-) -> None:
-    state = status.alerting() or ""
-    if state == row.alert_state:
-        return
-    integ = internal_integration(session, clock, integration_name(row.name), row.service_id)
-    dedup = f"slo:{row.name}:burn"
-    if row.alert_state:
-        ingestion.ingest(
-            session,
-            clock,
-            integ,
-            [NormalizedEvent(action="resolve", dedup_key=dedup, source="warroom slo")],
-        )
-    if state:
-        rates = ", ".join(f"{k} {r:.1f}x" for k, r in status.burn_rates.items())
-        summary = (
-            f"{spec.name} is burning its error budget fast: {status.consumed_percent:.1f}% "
+def _burn_event(
+    spec: rules.SloSpec, source: str, state: str, status: rules.Status, now: datetime
+) -> NormalizedEvent:
+    rates = ", ".join(f"{k} {r:.1f}x" for k, r in status.burn_rates.items())
+    how = "fast" if state == "page" else "steadily"
+    return NormalizedEvent(
+        action="trigger",
+        dedup_key=dedup_key(spec.name),
+        summary=(
+            f"{spec.name} is burning its error budget {how}: {status.consumed_percent:.1f}% "
             f"of {status.budget_minutes:.1f} minutes spent over {spec.window.text}"
-            if state == "page"
-            else f"{spec.name} is burning its error budget: {status.consumed_percent:.1f}% "
-            f"of {status.budget_minutes:.1f} minutes spent over {spec.window.text}"
+        ),
+        source="warroom slo",
+        severity=SEVERITY[state] if source == "prometheus" else "warning",
+        timestamp=now,
+        labels={
+            "alertname": "ErrorBudgetBurn",
+            "slo": spec.name,
+            "service": spec.service,
+            "burn": state,
+        },
+        annotations={"description": f"burn rates: {rates}"},
+        details={
+            "objective": spec.objective,
+            "budget_minutes": round(status.budget_minutes, 3),
+            "consumed_minutes": round(status.consumed_minutes, 3),
+            "burn_rates": {k: round(r, 3) for k, r in status.burn_rates.items()},
+        },
+    )
+
+
+def dedup_key(slo: str) -> str:
+    return f"slo:{slo}:burn"
+
+
+def _alerts(session: Session, clock: Clock, views: list[service.SloView]) -> None:
+    """Ingests the burn alerts whose state changed, one batch per service through the
+    service's internal `slo:<service>` integration, and tells the rooms once per service."""
+    changed: dict[int, list[tuple[service.SloView, str]]] = {}
+    for v in views:
+        if v.status is None:
+            continue
+        state = v.status.alerting() or ""
+        if state != v.row.alert_state:
+            changed.setdefault(v.row.service_id, []).append((v, state))
+    for service_id, items in changed.items():
+        integ = internal_integration(
+            session, clock, integration_name(items[0][0].spec.service), service_id
         )
-        ingestion.ingest(
-            session,
-            clock,
-            integ,
-            [
-                NormalizedEvent(
-                    action="trigger",
-                    dedup_key=dedup,
-                    summary=summary,
-                    source="warroom slo",
-                    severity=SEVERITY[state] if row.source == "prometheus" else "warning",
-                    timestamp=clock.now(),
-                    labels={
-                        "alertname": "ErrorBudgetBurn",
-                        "slo": spec.name,
-                        "service": spec.service,
-                        "burn": state,
-                    },
-                    annotations={"description": f"burn rates: {rates}"},
-                    details={
-                        "objective": spec.objective,
-                        "budget_minutes": round(status.budget_minutes, 3),
-                        "consumed_minutes": round(status.consumed_minutes, 3),
-                        "burn_rates": {k: round(r, 3) for k, r in status.burn_rates.items()},
-                    },
+        batch: list[NormalizedEvent] = []
+        for v, state in items:
+            assert v.status is not None
+            if v.row.alert_state:
+                batch.append(
+                    NormalizedEvent(
+                        action="resolve", dedup_key=dedup_key(v.spec.name), source="warroom slo"
+                    )
                 )
-            ],
-        )
-    if state == "page" and row.source == "incidents":
-        _tell_open_incidents(session, clock, row, spec, status)
-    row.alert_state = state
+            if state:
+                batch.append(_burn_event(v.spec, v.row.source, state, v.status, clock.now()))
+            v.row.alert_state = state
+        ingestion.ingest(session, clock, integ, batch)
+        paging = [
+            (v.spec, v.status)
+            for v, state in items
+            if state == "page" and v.row.source == "incidents" and v.status is not None
+        ]
+        if paging:
+            _tell_open_incidents(session, clock, service_id, paging)
 
 
 def _tell_open_incidents(
-    session: Session, clock: Clock, row: Slo, spec: rules.SloSpec, status: rules.Status
+    session: Session,
+    clock: Clock,
+    service_id: int,
+    paging: list[tuple[rules.SloSpec, rules.Status]],
 ) -> None:
-    rate = max(status.burn_rates.get("1h", 0.0), status.burn_rates.get("6h", 0.0))
-    text = (
-        f"Error budget: {spec.name} is burning {rate:.0f}x as fast as it may; "
-        f"{status.consumed_percent:.0f}% of its {status.budget_minutes:.1f}-minute budget "
-        f"over {spec.window.text} is spent"
-    )
+    """One line in each open customer-facing incident of the service: which SLOs burn."""
+    parts = []
+    for spec, status in paging[:MAX_NAMED]:
+        rate = max(status.burn_rates.get("1h", 0.0), status.burn_rates.get("6h", 0.0))
+        parts.append(
+            f"{spec.name} is burning {rate:.0f}x as fast as it may "
+            f"({status.consumed_percent:.0f}% of its {status.budget_minutes:.1f}-minute "
+            f"budget over {spec.window.text} spent)"
+        )
+    more = len(paging) - MAX_NAMED
+    text = "Error budget: " + "; ".join(parts) + (f"; and {more} more SLOs" if more > 0 else "")
     incidents = session.scalars(
         select(Incident)
         .join(IncidentService, IncidentService.incident_id == Incident.id)
         .where(
-            IncidentService.service_id == row.service_id,
+            IncidentService.service_id == service_id,
             Incident.status.in_(ACTIVE_STATUSES),
             Incident.customer_facing.is_(True),
             Incident.drill.is_(False),
         )
-        .order_by(Incident.id)
+        .order_by(Incident.id.desc())
+        .limit(MAX_ROOMS)
     )
     for inc in incidents:
         timeline.record(
@@ -211,21 +236,27 @@ def _tell_open_incidents(
             kind="note",
             text=text,
             actor=None,
-            data={"slo": spec.name, "consumed_percent": round(status.consumed_percent, 2)},
+            data={"slos": [spec.name for spec, _ in paging]},
         )
 
 
 def forget(session: Session, clock: Clock, row: Slo) -> None:
     """Resolves the SLO's burn alert before it is deleted."""
     if row.alert_state:
-        integ = internal_integration(session, clock, integration_name(row.name), row.service_id)
+        svc = session.get(Service, row.service_id)
+        integ = internal_integration(
+            session,
+            clock,
+            integration_name(svc.name if svc else str(row.service_id)),
+            row.service_id,
+        )
         ingestion.ingest(
             session,
             clock,
             integ,
             [
                 NormalizedEvent(
-                    action="resolve", dedup_key=f"slo:{row.name}:burn", source="warroom slo"
+                    action="resolve", dedup_key=dedup_key(row.name), source="warroom slo"
                 )
             ],
         )

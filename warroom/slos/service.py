@@ -233,10 +233,13 @@ def statuses(session: Session, rows: list[tuple[Slo, str]], now: datetime) -> li
             now,
         )
     out = []
+    bad: dict[int, rules.BadTime] = {}  # one sweep per service, shared by its SLOs
     for row, spec in specs:
         if row.source == "incidents":
             spends = by_service.get(row.service_id, [])
-            status = rules.status_from_intervals(spec, [s.interval for s in spends], now)
+            if row.service_id not in bad:
+                bad[row.service_id] = rules.BadTime([s.interval for s in spends], now)
+            status = rules.status_from_intervals(spec, bad[row.service_id], now)
             out.append(SloView(row, spec, status, spends))
         else:
             out.append(SloView(row, spec, _stored_status(row, spec, now), []))
