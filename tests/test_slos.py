@@ -380,3 +380,23 @@ def test_the_slo_pages_show_the_gate_budget_burndown_and_the_incidents(
     assert page.text.count('<svg class="burndown"') == 1
     assert f'<a href="/incidents/{inc["id"][4:]}"><rect' in page.text
     assert client.get("/slos/nope").status_code == 404
+
+
+def test_declaring_an_outage_evaluates_at_once_and_drills_do_not(
+    alice: Api, org: Receiver, worker: Worker, clock: ManualClock, db: Database
+) -> None:
+    worker.run_due()  # the chain's first run, started by the apply
+    clock.advance(seconds=5)
+    declare(
+        alice, drill=True, customer_facing=True, started_at=iso(clock.now() - timedelta(minutes=30))
+    )
+    with db.read() as s:
+        due = s.scalars(
+            select(Job.due_at).where(Job.kind == "slo_evaluate", Job.state == "pending")
+        ).all()
+    assert [d > clock.now() for d in due] == [True]  # only the next minute's run
+    inc = declare(alice, customer_facing=True, started_at=iso(clock.now() - timedelta(minutes=10)))
+    worker.run_due()  # no time passes: the declaration brought the evaluation forward
+    assert slo(alice)["alert"] == "page"
+    notes = [e["text"] for e in alice.get(f"/api/v1/incidents/{inc['id']}").json()["timeline"]]
+    assert any(t.startswith("Error budget: checkout-availability is burning") for t in notes)

@@ -44,6 +44,7 @@ from warroom.postmortems import tracker as action_item_tracker
 from warroom.shifts import handoff_service
 from warroom.shifts import subscribers as shift_subscribers
 from warroom.slos import evaluator as slo_evaluator
+from warroom.slos import subscribers as slo_subscribers
 from warroom.statuspage import deliver as statuspage_deliver
 from warroom.statuspage import events as statuspage_events
 from warroom.statuspage import maintenance as statuspage_maintenance
@@ -81,6 +82,12 @@ def _subscribe() -> None:
     seam.later(
         inc.IncidentResolved, postmortem_subscribers.RESOLVED, postmortem_subscribers.on_resolved
     )
+    # Declared, a status or milestone change, reopened: an SLO covering it is evaluated
+    # now rather than at the next minute (its burn alert and room line come at once).
+    seam.on(inc.IncidentDeclared, slo_subscribers.on_incident_changed)
+    seam.on(inc.IncidentStatusChanged, slo_subscribers.on_incident_changed)
+    seam.on(inc.IncidentMilestoneChanged, slo_subscribers.on_incident_changed)
+    seam.on(inc.IncidentReopened, slo_subscribers.on_incident_changed)
     # Reopened: as if declared again.
     seam.on(inc.IncidentReopened, targets.on_reopened)
     seam.on(inc.IncidentReopened, comms_subscribers.on_reopened)
