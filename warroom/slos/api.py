@@ -57,7 +57,13 @@ class SloOut(BaseModel):
         default=None,
         description="an incident in the window has no recorded affected share (counted at 100%)",
     )
-    incidents: list[SloIncidentOut] | None = None
+    incident_count: int | None = Field(
+        default=None, description="incidents that spent this window's budget"
+    )
+    incidents: list[SloIncidentOut] | None = Field(
+        default=None,
+        description="GET /slos/{name} only: the newest 100 of them, with what each spent",
+    )
 
 
 class SloExceptionOut(BaseModel):
@@ -97,7 +103,7 @@ def list_all(
     now = clock(request).now()
     with db(request).read() as s:
         views = service.statuses(s, service.list_slos(s, service_name), now)
-        return [service.view_dict(v, now) for v in views]
+        return [service.view_dict(v, now, with_incidents=False) for v in views]
 
 
 @router.get("/gate", response_model=SloGateOut, summary="May this service release? (for CI)")

@@ -368,7 +368,7 @@ def gate(session: Session, service: str, now: datetime) -> dict[str, Any]:
         "state": state,
         "reasons": reasons,
         "exception": exception_dict(session, decision.exception.id) if decision.exception else None,
-        "slos": [view_dict(v, now) for v in views],
+        "slos": [view_dict(v, now, with_incidents=False) for v in views],
         "at": iso(now),
     }
 
@@ -506,8 +506,12 @@ def exception_dict(session: Session, exception_id: int) -> dict[str, Any]:
 # --- shapes -----------------------------------------------------------------------------
 
 
-def view_dict(v: SloView, now: datetime) -> dict[str, Any]:
-    """An SLO as `slo show --json` and the API print it."""
+MAX_LISTED = 100  # incidents listed per SLO, newest first
+
+
+def view_dict(v: SloView, now: datetime, with_incidents: bool = True) -> dict[str, Any]:
+    """An SLO as `slo show --json` and the API print it; `with_incidents` adds the newest
+    MAX_LISTED incidents that spent its window's budget (and how many there were)."""
     s = v.status
     d: dict[str, Any] = {
         "name": v.row.name,
@@ -544,8 +548,11 @@ def view_dict(v: SloView, now: datetime) -> dict[str, Any]:
         exhausted=s.exhausted,
     )
     if v.row.source == "incidents":
-        d["incidents"] = incidents_dict(v, now)
-        d["unweighted"] = any(not sp.weighted for sp in v.spends if _in_window(sp, s, now))
+        spent = [sp for sp in v.spends if _in_window(sp, s, now)]
+        d["unweighted"] = any(not sp.weighted for sp in spent)
+        d["incident_count"] = len(spent)
+        if with_incidents:
+            d["incidents"] = incidents_dict(v, now)
     return d
 
 
@@ -559,11 +566,15 @@ def incidents_dict(v: SloView, now: datetime) -> list[dict[str, Any]]:
     inside the window."""
     s = v.status
     assert s is not None
-    out = []
+    out: list[dict[str, Any]] = []
     for sp in sorted(v.spends, key=lambda x: x.interval.start, reverse=True):
         if not _in_window(sp, s, now):
             continue
-        minutes = rules.bad_minutes([sp.interval], s.window_start, s.window_end, now)
+        if len(out) == MAX_LISTED:
+            break
+        start = max(sp.interval.start, s.window_start)
+        end = min(sp.interval.end or now, s.window_end, now)
+        minutes = max(0.0, (end - start).total_seconds() / 60.0) * sp.interval.weight
         out.append(
             {
                 "incident": short_id(sp.incident_id),

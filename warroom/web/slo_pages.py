@@ -91,6 +91,7 @@ def slo_service(service_name: str, request: Request) -> Response:
         gate = service.gate(s, service_name, now)
         views = service.statuses(s, service.list_slos(s, service_name), now)
         charts = {v.row.name: burndown_svg(v, now) for v in views}
+        slos = [service.view_dict(v, now) for v in views]
         exceptions = service.exceptions(s, service_name)
     return templates.TemplateResponse(
         request,
@@ -99,6 +100,7 @@ def slo_service(service_name: str, request: Request) -> Response:
             "user": who,
             "csrf": csrf,
             "gate": gate,
+            "slos": slos,
             "charts": charts,
             "exceptions": exceptions,
             "now": now,
