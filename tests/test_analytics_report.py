@@ -41,6 +41,10 @@ def test_report_formats(live_server: LiveServer, people: dict[str, str], carol: 
     assert "| Customer-detected rate | 25% | 1 of 4 | < 10% | missed |" in md
     assert "| api | 2 | 24 |" in md
     assert "| SEV-2 | 2 | 5.5 (-) | 30 (-) | 90 (missed) |" in md
+    assert "## Phase durations by severity (mean / target in minutes)" in md
+    assert "| SEV-1 | 0 / < 5 min (met) | no data / < 15 min (-) | no data / < 5 min (-) |" in md
+    assert "| SEV-4 | no data / < 120 min (-) | no data / < 240 min (-) | no data / - (-) |" in md
+    assert "| Repeats (marked as a repeat of an earlier incident) | 0% | 0 of 4 | - | - |" in md
 
     page = _run(live_server, token, "report", "--before", "2026-03-10", "--format", "html")
     assert page.output.startswith("<!doctype html>")

@@ -33,6 +33,10 @@ def test_page_shows_the_figures_and_charts(carol_web: TestClient) -> None:
     assert "4 incidents declared from 2026-03-02T00:00:00Z to 2026-03-09T00:00:00Z" in text
     assert "MTTD started → detected 3 5 4 8 < 5 min missed" in text
     assert "customer detected rate 25% 1 of 4 < 10% missed" in text
+    assert "repeat rate 0% 0 of 4" in text
+    # phases: fill's incidents are declared when detected (triage 0) and record no
+    # mitigation start; SEV-1's triage target is seed 003's 5 minutes
+    assert "SEV-1 0 (n 1, < 5) met no data (n 0, < 15) no data (n 0, < 5)" in text
     assert r.text.count("<svg") == 7
     assert '<svg class="chart"' in r.text and "Incidents by severity" in r.text
     assert 'href="/analytics/severity.csv?from=2026-03-02&amp;to=2026-03-09"' in r.text

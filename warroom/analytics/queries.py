@@ -27,7 +27,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, false, func, literal_column, or_, select, true
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -217,18 +229,23 @@ def _empty() -> dict[str, rules.Stats]:
     return dict.fromkeys(DURATIONS, rules.Stats(0, None, None, None))
 
 
-def _quantiles_pg(
-    session: Session, where: list[Any], group: bool
-) -> dict[str, dict[str, tuple[float, float]]]:
-    cols: list[Any] = []
-    for d in DURATIONS:
-        col = getattr(F, d)
-        cols += [func.percentile_cont(q).within_group(col) for q in (0.5, 0.9)]
-    key = F.severity if group else literal_column("'all'")
-    query = select(key, *cols).where(*where)
-    out: dict[str, dict[str, tuple[float, float]]] = {}
-    for row in session.execute(query.group_by(key) if group else query):
-        out[str(row[0])] = {d: (row[1 + 2 * k], row[2 + 2 * k]) for k, d in enumerate(DURATIONS)}
+def _quantiles_pg(session: Session, where: list[Any]) -> dict[str, dict[str, tuple[Any, Any]]]:
+    """PostgreSQL: the median and p90 of every duration per severity and overall ("all"),
+    in one scan (GROUPING SETS) with one sort per duration and group (an array of both
+    fractions)."""
+    cols: list[Any] = [
+        func.percentile_cont(literal_column("ARRAY[0.5, 0.9]")).within_group(getattr(F, d))
+        for d in DURATIONS
+    ]
+    key = func.grouping(F.severity).label("overall")
+    query = select(F.severity, key, *cols).where(*where)
+    out: dict[str, dict[str, tuple[Any, Any]]] = {}
+    for row in session.execute(query.group_by(text("GROUPING SETS ((severity), ())"))):
+        name = "all" if row[1] else str(row[0])
+        out[name] = {
+            d: (None, None) if row[2 + k] is None else (row[2 + k][0], row[2 + k][1])
+            for k, d in enumerate(DURATIONS)
+        }
     return out
 
 
@@ -237,7 +254,7 @@ def _stats_from(
     where: list[Any],
     sums: dict[str, dict[str, tuple[int, float]]],
     severity: str | None,
-    quantiles: dict[str, tuple[float, float]] | None,
+    quantiles: dict[str, tuple[Any, Any]] | None,
 ) -> dict[str, rules.Stats]:
     """Stats of every duration for one group (a severity, or all with `severity` None) from
     its n and sums, and its quantiles: PostgreSQL's given, SQLite's read from the index."""
@@ -303,13 +320,13 @@ def _all_stats(
         return _empty(), {}
     pg = session.get_bind().dialect.name == "postgresql"
     severities = sorted({str(r[0]) for r in rows})
-    q_all = _quantiles_pg(session, where, False).get("all") if pg else None
-    overall = _stats_from(session, where, sums, None, q_all)
+    q_pg = _quantiles_pg(session, where) if pg else {}
+    overall = _stats_from(session, where, sums, None, q_pg.get("all") if pg else None)
     if not group:
         return overall, {}
     if len(severities) == 1:
         return overall, {severities[0]: overall}
-    q_sev = _quantiles_pg(session, where, True) if pg else {}
+    q_sev = q_pg
     by_sev = {
         sev: _stats_from(session, where, sums, sev, q_sev.get(sev) if pg else None)
         for sev in severities

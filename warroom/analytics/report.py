@@ -15,7 +15,7 @@ import html
 import json
 from typing import Any
 
-from warroom.analytics.rules import METRIC_LABELS
+from warroom.analytics.rules import METRIC_LABELS, PHASE_LABELS
 
 FORMATS = ("markdown", "html", "json")
 RATE_LABELS = {
@@ -23,6 +23,7 @@ RATE_LABELS = {
     "postmortem_completion_rate": "Postmortem completion (required, published)",
     "postmortem_on_time_rate": "Postmortems published by their due time",
     "action_item_completion_rate": "Action items done within 30 days",
+    "repeat_rate": "Repeats (marked as a repeat of an earlier incident)",
 }
 
 
@@ -99,6 +100,26 @@ def sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
             "By severity (medians in minutes; met or missed judges the mean)",
             ["severity", "incidents", "MTTA", "MTTM", "MTTR"],
             sev_rows,
+        )
+    )
+    phase_rows = []
+    for row in summary["by_severity"]:
+        ph = row.get("phases") or {}
+        cells = [row["severity"]]
+        for key in PHASE_LABELS:
+            p = ph.get(key)
+            if p is None:
+                cells.append("-")
+                continue
+            cells.append(
+                f"{_num(p['mean_minutes'])} / {_target(p['target_minutes'])} ({_met(p['met'])})"
+            )
+        phase_rows.append(cells)
+    out.append(
+        (
+            "Phase durations by severity (mean / target in minutes)",
+            ["severity", *(label.lower() for label in PHASE_LABELS.values())],
+            phase_rows,
         )
     )
     out.append(
