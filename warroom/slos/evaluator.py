@@ -92,8 +92,7 @@ def run(db: Database, clock: Clock, payload: dict[str, Any]) -> None:
     with db.read() as s:
         prom = [
             (row.id, service.spec_of(row, svc), (row.spec.get("prometheus") or {}).get("url", ""))
-            for row, svc in service.list_slos(s)
-            if row.source == "prometheus"
+            for row, svc in service.list_slos(s, source="prometheus")
         ]
     measured: dict[int, dict[str, Any] | str] = {}
     for slo_id, spec, url in prom:

@@ -107,10 +107,14 @@ def _service_names(session: Session) -> dict[int, str]:
     return {sid: name for sid, name in session.execute(select(Service.id, Service.name))}
 
 
-def list_slos(session: Session, service: str | None = None) -> list[tuple[Slo, str]]:
+def list_slos(
+    session: Session, service: str | None = None, source: str | None = None
+) -> list[tuple[Slo, str]]:
     """Every SLO with its service's name, by name; only `service`'s when given (NotFound,
-    404, field `service`, for an unknown service)."""
+    404, field `service`, for an unknown service), only those of `source` when given."""
     q = select(Slo, Service.name).join(Service, Service.id == Slo.service_id).order_by(Slo.name)
+    if source is not None:
+        q = q.where(Slo.source == source)
     if service is not None:
         _service(session, service)
         q = q.where(Service.name == service)
