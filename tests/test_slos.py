@@ -400,3 +400,28 @@ def test_declaring_an_outage_evaluates_at_once_and_drills_do_not(
     assert slo(alice)["alert"] == "page"
     notes = [e["text"] for e in alice.get(f"/api/v1/incidents/{inc['id']}").json()["timeline"]]
     assert any(t.startswith("Error budget: checkout-availability is burning") for t in notes)
+
+
+def test_the_room_shows_what_the_incident_spent_and_takes_the_affected_share(
+    alice: Api, carol: Api, client: Any, org: Receiver, clock: ManualClock, db: Database
+) -> None:
+    from tests.test_web import csrf_of, give_password, login, text_of
+
+    inc = outage(alice, clock, 12)
+    number = inc["id"][4:]
+    give_password(db, "alice")
+    login(client, "alice")
+    page = client.get(f"/incidents/{number}")
+    text = text_of(page.text)
+    assert "Error budget checkout-availability : 12.0 minutes, 28% of the 30d budget" in text
+    assert "(at 100%: no affected share recorded)" in text
+    form = {"csrf": csrf_of(page.text), "affected_percent": "25%"}
+    r = client.post(f"/incidents/{number}/affected", data=form)
+    assert r.status_code in (200, 303)
+    text = text_of(client.get(f"/incidents/{number}").text)
+    assert "checkout-availability : 3.0 minutes, 7% of the 30d budget" in text
+    assert "Changed affected share to 25%" in text
+    form["affected_percent"] = "lots"
+    r = client.post(f"/incidents/{number}/affected", data=form, follow_redirects=True)
+    assert "affected_percent must be a number" in text_of(r.text)
+    assert alice.get(f"/api/v1/incidents/{inc['id']}").json()["affected_percent"] == 25

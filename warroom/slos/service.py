@@ -319,6 +319,19 @@ def incident_spend(session: Session, incident: Incident, now: datetime) -> list[
     return out
 
 
+def covers(session: Session, incident: Incident) -> bool:
+    """Whether an incident-sourced SLO covers one of the incident's services."""
+    return (
+        session.scalar(
+            select(Slo.id)
+            .join(IncidentService, IncidentService.service_id == Slo.service_id)
+            .where(IncidentService.incident_id == incident.id, Slo.source == "incidents")
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def max_spend_percent(session: Session, incident: Incident, now: datetime) -> float | None:
     """The largest share of one SLO's budget the incident spent (None: no SLO covers it)."""
     spends = incident_spend(session, incident, now)

@@ -36,6 +36,7 @@ from warroom.paging import policies as paging_policies
 from warroom.paging import queries as paging_queries
 from warroom.postmortems import queries as postmortem_queries
 from warroom.postmortems import room as postmortem_room
+from warroom.slos import service as slo_service
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -296,6 +297,10 @@ def render_room(
         ]
         policies = [p.name for p in paging_policies.list_policies(s)]
         pm_panel = postmortem_room.panel(s, clock(request), who, inc)
+        slo_room = {
+            "covered": slo_service.covers(s, inc),
+            "spend": slo_service.incident_spend(s, inc, clock(request).now()),
+        }
     return templates.TemplateResponse(
         request,
         "room.html",
@@ -315,6 +320,7 @@ def render_room(
             "pages": pages,
             "policies": policies,
             "pm_panel": pm_panel,
+            "slo_room": slo_room,
             "starred_ids": pm_panel["starred"],
             "star_csrf": csrf if who.can("responder") else "",
             "star_ref": data["number"],
@@ -353,6 +359,15 @@ async def _room_action(request: Request, ref: str, action: str) -> Response:
                 incidents.resolve(s, c, who, inc, summary=f.get("summary", ""))
             elif action == "ack":
                 incidents.acknowledge(s, c, who, inc)
+            elif action == "affected":
+                raw = f.get("affected_percent", "").strip().rstrip("%").strip()
+                value: Any = None
+                if raw:
+                    try:
+                        value = float(raw)
+                    except ValueError:
+                        value = raw  # the service names the field
+                incidents.update_fields(s, c, who, inc, {"affected_percent": value})
 
     url = f"/incidents/{rules.parse_incident_ref(ref) or ref}"
     try:
@@ -364,7 +379,7 @@ async def _room_action(request: Request, ref: str, action: str) -> Response:
 
 @router.post("/incidents/{ref}/{action}")
 async def room_action(request: Request, ref: str, action: str) -> Response:
-    if action not in ("roles", "status", "severity", "events", "resolve", "ack"):
+    if action not in ("roles", "status", "severity", "events", "resolve", "ack", "affected"):
         return HTMLResponse("unknown action", status_code=404)
     return await _room_action(request, ref, action)
 
