@@ -1,7 +1,12 @@
 """Imports every module's tables so that metadata and migrations see them all."""
 
 from warroom.alerts.models import Alert, AlertRule, ChangeEvent, Integration, Silence
-from warroom.analytics.models import IncidentFact, IncidentFactService, ReportSchedule
+from warroom.analytics.models import (
+    IncidentFact,
+    IncidentFactMonth,
+    IncidentFactService,
+    ReportSchedule,
+)
 from warroom.auth.models import ApiToken, AuditEntry, PasswordReset, WebSession
 from warroom.comms.models import CommsTemplate
 from warroom.db.base import Base
@@ -51,6 +56,7 @@ from warroom.slos.models import Slo, SloException
 
 __all__ = [
     "IncidentFact",
+    "IncidentFactMonth",
     "IncidentFactService",
     "ReportSchedule",
     "ActionItem",

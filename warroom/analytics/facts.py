@@ -17,10 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from warroom.analytics import rules
-from warroom.analytics.models import IncidentFact, IncidentFactService
+from warroom.analytics.models import IncidentFact, IncidentFactMonth, IncidentFactService
+from warroom.core.clock import ensure_utc
 from warroom.incidents.models import Incident, IncidentService
 
 SPANS: dict[str, tuple[str, str]] = {**rules.METRICS, **rules.PHASES}
@@ -48,6 +51,8 @@ def refresh(session: Session, incident_id: int) -> None:
         delete(IncidentFactService).where(IncidentFactService.incident_id == incident_id)
     )
     fact = session.get(IncidentFact, incident_id)
+    if fact is not None:
+        _bump(session, fact, -1)
     if inc is None:
         if fact is not None:
             session.delete(fact)
@@ -66,6 +71,7 @@ def refresh(session: Session, incident_id: int) -> None:
         setattr(fact, metric, rules.metric_minutes(metric, ms))
     for phase in rules.PHASES:
         setattr(fact, phase, rules.phase_minutes(phase, ms))
+    _bump(session, fact, 1)
     service_ids = sorted(
         set(
             session.scalars(
@@ -87,6 +93,37 @@ def refresh(session: Session, incident_id: int) -> None:
     session.flush()
 
 
+def month_of(at: Any) -> str:
+    """The rollup's month of a declaration time: YYYY-MM in UTC."""
+    return f"{ensure_utc(at):%Y-%m}"
+
+
+def _bump(session: Session, fact: IncidentFact, sign: int) -> None:
+    """Adds (+1) or takes away (-1) one fact's share of its month's rollup row."""
+    values: dict[str, Any] = {
+        "month": month_of(fact.declared_at),
+        "severity": fact.severity,
+        "detection_source": fact.detection_source,
+        "private": bool(fact.private),
+        "drill": bool(fact.drill),
+        "count": sign,
+        "repeats": sign if fact.is_repeat else 0,
+    }
+    for d in SPANS:
+        v = getattr(fact, d)
+        values[f"{d}_n"] = 0 if v is None else sign
+        values[f"{d}_sum"] = 0.0 if v is None else sign * float(v)
+    pg = session.get_bind().dialect.name == "postgresql"
+    stmt = (pg_insert if pg else sqlite_insert)(IncidentFactMonth).values(**values)
+    keys = ["month", "severity", "detection_source", "private", "drill"]
+    table = IncidentFactMonth.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={k: table.c[k] + stmt.excluded[k] for k in values if k not in keys},
+    )
+    session.execute(stmt)
+
+
 def _minutes_sql(dialect: str, start: str, end: str, *, clamp: bool = False) -> str:
     if dialect == "postgresql":
         diff = f"(EXTRACT(EPOCH FROM ({end} - {start})) / 60.0)"
@@ -103,6 +140,7 @@ def backfill(conn: Connection) -> None:
     """Rebuilds both fact tables from every incident, in SQL (no row passes through Python).
     Runs in the connection's transaction."""
     dialect = conn.dialect.name
+    conn.execute(text("DELETE FROM incident_fact_months"))
     conn.execute(text("DELETE FROM incident_fact_services"))
     conn.execute(text("DELETE FROM incident_facts"))
     cols = ", ".join(SPANS)
@@ -125,5 +163,20 @@ def backfill(conn: Connection) -> None:
             "SELECT s.incident_id, s.service_id, i.declared_at, i.drill, i.private, "
             "(SELECT count(*) FROM incident_services o WHERE o.incident_id = s.incident_id) > 1 "
             "FROM incident_services s JOIN incidents i ON i.id = s.incident_id"
+        )
+    )
+    if dialect == "postgresql":
+        month = "to_char(declared_at AT TIME ZONE 'UTC', 'YYYY-MM')"
+    else:
+        month = "strftime('%Y-%m', declared_at)"
+    sums = ", ".join(f"count({d}), coalesce(sum({d}), 0)" for d in SPANS)
+    names = ", ".join(f"{d}_n, {d}_sum" for d in SPANS)
+    conn.execute(
+        text(
+            "INSERT INTO incident_fact_months (month, severity, detection_source, private, "
+            f"drill, count, repeats, {names}) "
+            f"SELECT {month}, severity, detection_source, private, drill, count(*), "
+            f"sum(CASE WHEN is_repeat THEN 1 ELSE 0 END), {sums} FROM incident_facts "
+            f"GROUP BY {month}, severity, detection_source, private, drill"
         )
     )

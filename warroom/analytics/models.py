@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db.base import Base
@@ -70,6 +70,8 @@ class IncidentFact(Base):
             "detection_source",
             "is_repeat",
         ),
+        # a reader's private incidents, by range
+        Index("ix_incident_facts_private", "private", "drill", "declared_at"),
         *_metric_indexes(),
     )
 
@@ -134,3 +136,35 @@ class ReportSchedule(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IncidentFactMonth(Base):
+    """Monthly rollup of `incident_facts` (UTC calendar months of declaration): per
+    severity, detection source, private and drill, the incident count, the repeats and n
+    and sum of every duration. Kept by `analytics.facts` with the facts (a row's deltas),
+    so a range's whole months are read from here and only its partial months from the
+    facts."""
+
+    __tablename__ = "incident_fact_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-03
+    severity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    detection_source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    private: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    drill: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    repeats: Mapped[int] = mapped_column(Integer)
+    mttd_n: Mapped[int] = mapped_column(Integer)
+    mttd_sum: Mapped[float] = mapped_column(Float)
+    mtta_n: Mapped[int] = mapped_column(Integer)
+    mtta_sum: Mapped[float] = mapped_column(Float)
+    mttm_n: Mapped[int] = mapped_column(Integer)
+    mttm_sum: Mapped[float] = mapped_column(Float)
+    mttr_n: Mapped[int] = mapped_column(Integer)
+    mttr_sum: Mapped[float] = mapped_column(Float)
+    triage_n: Mapped[int] = mapped_column(Integer)
+    triage_sum: Mapped[float] = mapped_column(Float)
+    mitigation_start_n: Mapped[int] = mapped_column(Integer)
+    mitigation_start_sum: Mapped[float] = mapped_column(Float)
+    customer_comms_n: Mapped[int] = mapped_column(Integer)
+    customer_comms_sum: Mapped[float] = mapped_column(Float)

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from warroom.analytics import rules
-from warroom.analytics.models import IncidentFact, IncidentFactService
+from warroom.analytics.models import IncidentFact, IncidentFactMonth, IncidentFactService
 from warroom.core.clock import Clock, ensure_utc, iso, parse_utc
 from warroom.core.errors import NotFound, ValidationFailed, require_choice
 from warroom.core.principal import Principal, require_role
@@ -278,8 +278,8 @@ def _stats_from(
 
 
 def _scan(session: Session, where: list[Any]) -> list[Any]:
-    """The one grouped scan: per severity and detection source, the incident count, the
-    repeats, and n and sum of every duration."""
+    """The one grouped scan of the facts matching `where`: per severity and detection
+    source, the incident count, the repeats, and n and sum of every duration."""
     cols: list[Any] = [func.count(), func.sum(case((F.is_repeat, 1), else_=0))]
     for d in DURATIONS:
         col = getattr(F, d)
@@ -291,6 +291,68 @@ def _scan(session: Session, where: list[Any]) -> list[Any]:
             .group_by(F.severity, F.detection_source)
         )
     )
+
+
+def _whole_months(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """The first instant of the first whole UTC month in [start, end) and the end of the
+    last one, or None when the range holds no whole month."""
+    s, e = start.astimezone(UTC), end.astimezone(UTC)
+    first = datetime(s.year, s.month, 1, tzinfo=UTC)
+    if first < s:
+        first = datetime(s.year + s.month // 12, s.month % 12 + 1, 1, tzinfo=UTC)
+    last = datetime(e.year, e.month, 1, tzinfo=UTC)
+    return (first, last) if first < last else None
+
+
+def _counted_scan(session: Session, principal: Principal, f: Filters) -> list[Any]:
+    """`_scan` of the summary's incidents, reading the range's whole months from the
+    monthly rollup and only its partial months (and, for a reader who is not an admin, the
+    private incidents they may see) from the facts. With a service or team filter, the
+    facts alone (the rollup has no services)."""
+    months = _whole_months(f.start, f.end)
+    if months is None or f.service or f.team:
+        return _scan(session, _where(principal, f))
+    first, last = months
+    live_where = _where(principal, f)
+    # the partial months, each a range the declared_at index finds
+    live = [
+        *_scan(session, [*live_where, F.declared_at < first]),
+        *_scan(session, [*live_where, F.declared_at >= last]),
+    ]
+    if not principal.is_admin:
+        # whole months' public incidents come from the rollup; the private ones the reader
+        # may see from the facts (through their own index)
+        live += _scan(
+            session,
+            [*live_where, F.private.is_(True), F.declared_at >= first, F.declared_at < last],
+        )
+    M = IncidentFactMonth
+    cols: list[Any] = [func.sum(M.count), func.sum(M.repeats)]
+    for d in DURATIONS:
+        cols += [func.sum(getattr(M, f"{d}_n")), func.sum(getattr(M, f"{d}_sum"))]
+    cond: list[Any] = [
+        M.drill.is_(False),
+        M.month >= f"{first:%Y-%m}",
+        M.month < f"{last:%Y-%m}",
+    ]
+    if not principal.is_admin:
+        cond.append(M.private.is_(False))
+    if f.severity:
+        cond.append(M.severity == f.severity)
+    rolled = session.execute(
+        select(M.severity, M.detection_source, *cols)
+        .where(*cond)
+        .group_by(M.severity, M.detection_source)
+    )
+    merged: dict[tuple[str, str], list[Any]] = {}
+    for row in [*rolled, *live]:
+        key = (str(row[0]), str(row[1]))
+        values = [0 if v is None else v for v in row[2:]]
+        if key in merged:
+            merged[key] = [a + b for a, b in zip(merged[key], values, strict=True)]
+        else:
+            merged[key] = values
+    return [(sev, src, *values) for (sev, src), values in merged.items() if values[0]]
 
 
 def _sums(rows: list[Any]) -> dict[str, dict[str, tuple[int, float]]]:
@@ -491,7 +553,7 @@ def summary(session: Session, principal: Principal, f: Filters) -> dict[str, Any
     require_role(principal, "viewer")
     where = _where(principal, f)
     severities = _severity_targets(session, f.severity)
-    rows = _scan(session, where)
+    rows = _counted_scan(session, principal, f)
     total = sum(int(r[2]) for r in rows)
     repeats = sum(int(r[3] or 0) for r in rows)
     by_sev_counts: dict[str, int] = {}

@@ -90,6 +90,12 @@ def upgrade() -> None:
         ["drill", "declared_at", "private", "severity", "detection_source", "is_repeat"],
         unique=False,
     )
+    op.create_index(
+        "ix_incident_facts_private",
+        "incident_facts",
+        ["private", "drill", "declared_at"],
+        unique=False,
+    )
     for m in DURATIONS:
         where = sa.text(f"{m} IS NOT NULL")
         op.create_index(
@@ -145,6 +151,32 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "incident_fact_months",
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("severity", sa.String(length=32), nullable=False),
+        sa.Column("detection_source", sa.String(length=32), nullable=False),
+        sa.Column("private", sa.Boolean(), nullable=False),
+        sa.Column("drill", sa.Boolean(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("repeats", sa.Integer(), nullable=False),
+        *[
+            c
+            for m in DURATIONS
+            for c in (
+                sa.Column(f"{m}_n", sa.Integer(), nullable=False),
+                sa.Column(f"{m}_sum", sa.Float(), nullable=False),
+            )
+        ],
+        sa.PrimaryKeyConstraint(
+            "month",
+            "severity",
+            "detection_source",
+            "private",
+            "drill",
+            name=op.f("pk_incident_fact_months"),
+        ),
+    )
+    op.create_table(
         "report_schedules",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
@@ -158,12 +190,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("report_schedules")
+    op.drop_table("incident_fact_months")
     op.drop_index("ix_incident_fact_services_multi", table_name="incident_fact_services")
     op.drop_index("ix_incident_fact_services_scan", table_name="incident_fact_services")
     op.drop_table("incident_fact_services")
     for m in DURATIONS:
         op.drop_index(f"ix_incident_facts_all_{m}", table_name="incident_facts")
         op.drop_index(f"ix_incident_facts_sev_{m}", table_name="incident_facts")
+    op.drop_index("ix_incident_facts_private", table_name="incident_facts")
     op.drop_index("ix_incident_facts_scan", table_name="incident_facts")
     op.drop_table("incident_facts")
     op.drop_index(op.f("ix_incidents_repeat_of_id"), table_name="incidents")
