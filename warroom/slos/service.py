@@ -261,6 +261,7 @@ def _stored_status(row: Slo, spec: rules.SloSpec, now: datetime) -> rules.Status
 
 
 def view(session: Session, name: str, now: datetime) -> SloView:
+    """The SLO named `name` with its status at `now`; NotFound (404, field `slo`)."""
     row, svc = get_slo(session, name)
     return statuses(session, [(row, svc)], now)[0]
 
@@ -504,6 +505,7 @@ def exceptions(session: Session, service: str) -> list[dict[str, Any]]:
 
 
 def exception_dict(session: Session, exception_id: int) -> dict[str, Any]:
+    """An exception as the API and the CLI print it."""
     ex = session.get(SloException, exception_id)
     assert ex is not None
     svc = session.get(Service, ex.service_id)

@@ -27,6 +27,7 @@ Changed = (
 
 
 def on_incident_changed(session: Session, clock: Clock, event: Changed) -> None:
+    """Enqueues an evaluation due now when an SLO covers the customer-facing incident."""
     inc = session.get(Incident, event.incident_id)
     if inc is None or not inc.customer_facing or inc.drill:
         return
