@@ -19,7 +19,7 @@ Invariants:
 - An incident-sourced SLO burns only because of incidents people already declared: its
   burn alert is recorded as a warning (it opens no second incident for the same outage),
   and a page-level burn adds one line (per cycle and service, naming up to five SLOs) to
-  the newest open customer-facing incidents of the service (at most 20) saying how fast
+  the newest open customer-facing incidents of the service (at most 5) saying how fast
   the budget goes, so the room knows what the outage costs.
 """
 
@@ -49,7 +49,7 @@ JOB = "slo_evaluate"
 EVALUATE_EVERY = timedelta(minutes=1)
 SEVERITY = {"page": "critical", "ticket": "warning"}
 MAX_NAMED = 5  # SLOs named in one room line
-MAX_ROOMS = 20  # newest open incidents of the service told about a burn
+MAX_ROOMS = 5  # newest open incidents of the service told about a burn
 
 
 def _key(due: datetime) -> str:
