@@ -44,7 +44,7 @@ def burndown_svg(v: service.SloView, now: datetime) -> Markup:
         ref = f"INC-{sp.incident_id}"
         bands.append(
             f'<a href="/incidents/{sp.incident_id}"><rect x="{a}" y="{PAD / 2}" '
-            f'width="{max(1.5, b - a)}" height="{HEIGHT - PAD}" fill="#f3c4c4">'
+            f'width="{max(4.0, b - a)}" height="{HEIGHT - PAD}" fill="#f3c4c4">'
             f"<title>{escape(ref)}</title></rect>"
             f'<text x="{a}" y="{HEIGHT - 4}" font-size="10">{escape(ref)}</text></a>'
         )
@@ -58,14 +58,14 @@ def burndown_svg(v: service.SloView, now: datetime) -> Markup:
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}">'
         f"<title>{escape(label)}</title>"
         + "".join(bands)
-        + f'<line x1="{PAD}" x2="{WIDTH - PAD}" y1="{y(0)}" y2="{y(0)}" stroke="#c00" '
-        'stroke-dasharray="4 3" stroke-width="1"/>'
+        + f'<g pointer-events="none"><line x1="{PAD}" x2="{WIDTH - PAD}" y1="{y(0)}" y2="{y(0)}" '
+        'stroke="#c00" stroke-dasharray="4 3" stroke-width="1"/>'
         f'<text x="2" y="{y(100) + 4}" font-size="10">100%</text>'
         f'<text x="2" y="{y(0) + 4}" font-size="10">0%</text>'
         f'<polyline points="{line}" fill="none" stroke="currentColor" stroke-width="2"/>'
         f'<text x="{PAD}" y="{HEIGHT - 16}" font-size="10">{start:%b %d}</text>'
         f'<text x="{WIDTH - PAD - 40}" y="{HEIGHT - 16}" font-size="10">{end:%b %d}</text>'
-        "</svg>"
+        "</g></svg>"
     )
 
 
