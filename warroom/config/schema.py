@@ -124,9 +124,6 @@ class HeartbeatDoc(Doc):
     paused: bool = False
 
 
-class AlertRuleDoc(Doc):
-    name: str = Field(min_length=1, max_length=100)
-    matchers: list[str] = []
 class SloThresholdDoc(Doc):
     """Good while `query op value` holds (a gauge-like PromQL query), budgeted by timeslices."""
 
@@ -160,6 +157,9 @@ class SloDoc(Doc):
     prometheus: SloPrometheusDoc | None = None
 
 
+class AlertRuleDoc(Doc):
+    name: str = Field(min_length=1, max_length=100)
+    matchers: list[str] = []
     service: str | None = None
     severity: str | None = None
     open_incident: bool = True
@@ -400,10 +400,10 @@ class ConfigDoc(Doc):
     integrations: list[IntegrationDoc] | None = None
     alert_rules: list[AlertRuleDoc] | None = None
     heartbeats: list[HeartbeatDoc] | None = None
+    slos: list[SloDoc] | None = None
     schedules: list[ScheduleDoc] | None = None
     escalation_policies: list[EscalationPolicyDoc] | None = None
     status_components: list[StatusComponentDoc] | None = None
-    slos: list[SloDoc] | None = None
     templates: list[TemplateDoc] | None = None
     # A mapping, not a list: absent leaves single sign-on as it is, null turns it off.
     sso: SsoDoc | None = None
@@ -421,10 +421,10 @@ KINDS = (
     "integrations",
     "alert_rules",
     "heartbeats",
+    "slos",
     "schedules",
     "escalation_policies",
     "status_components",
-    "slos",
     "templates",
 )
 # Sections that are one mapping rather than a list of named entries.

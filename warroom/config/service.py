@@ -181,9 +181,9 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
     )
     problems += [Problem(p, m) for p, m in comms_config.check(doc, severities, services)]
     problems += [Problem(p, m) for p, m in heartbeats_config.check(doc, services)]
+    problems += [Problem(p, m) for p, m in slos_config.check(doc, services)]
     monitors = heartbeats_config.names(session, doc)
     for i, item in enumerate(doc.integrations or []):
-    problems += [Problem(p, m) for p, m in slos_config.check(doc, services)]
         if item.heartbeat is None:
             continue
         if item.kind not in ("alertmanager", "grafana"):
@@ -322,14 +322,14 @@ def _service_users(session: Session, doc: ConfigDoc, service: str) -> list[tuple
             )
         }
     monitors = heartbeats_config.service_users(session, doc)
+    slos = slos_config.service_users(session, doc)
     return (
         [("integration", n) for n, s in sorted(integrations.items()) if s == service]
-    slos = slos_config.service_users(session, doc)
         + [("alert rule", n) for n, s in sorted(rules.items()) if s == service]
         + [("heartbeat monitor", n) for n, s in sorted(monitors.items()) if s == service]
+        + [("SLO", n) for n, s in sorted(slos.items()) if s == service]
     )
 
-        + [("SLO", n) for n, s in sorted(slos.items()) if s == service]
 
 def _delete_problems(session: Session, doc: ConfigDoc, changes: list[Change]) -> list[Problem]:
     problems = []
@@ -394,10 +394,10 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
             for c in changes:
                 if c.kind == "heartbeats" and c.action == "create" and c.name == name:
                     c.key = token
-    if doc.schedules is not None:
-        oncall_config.apply(session, clock, doc)
     if doc.slos is not None:
         slos_config.apply(session, clock, doc)
+    if doc.schedules is not None:
+        oncall_config.apply(session, clock, doc)
     if doc.escalation_policies is not None:
         paging_config.apply_policies(session, clock, doc)
     if doc.services is not None:
@@ -623,10 +623,10 @@ def export_data(session: Session) -> dict[str, Any]:
             for r in session.scalars(select(AlertRule).order_by(AlertRule.position, AlertRule.id))
         ],
         "heartbeats": heartbeats_config.export(session),
+        "slos": slos_config.export(session),
         "schedules": oncall_config.export(session),
         "escalation_policies": paging_config.export_policies(session),
         "status_components": statuspage_config.export(session),
-        "slos": slos_config.export(session),
         "templates": comms_config.export(session),
     }
     sso = sso_config.export(session)
