@@ -44,8 +44,8 @@ from warroom.postmortems.models import (
     PostmortemRules,
     TimelineStar,
 )
-from warroom.statuspage.models import (
 from warroom.slos.models import Slo, SloException
+from warroom.statuspage.models import (
     ComponentStatusChange,
     PublicIncident,
     PublicIncidentUpdate,
@@ -108,6 +108,6 @@ __all__ = [
     "StatusComponent",
     "StatusPage",
     "StatusSubscriber",
-]
     "Slo",
     "SloException",
+]
