@@ -94,7 +94,6 @@ def decide(session: Session, inc: Incident) -> rules.Decision:
     )
 
 
-def for_incident(session: Session, incident_id: int) -> Postmortem | None:
 def budget_spent(session: Session, inc: Incident) -> float | None:
     """The largest share (percent) of one SLO's error budget the incident spent, measured
     up to its resolution; None when no SLO covers it."""
@@ -110,6 +109,7 @@ def _needs_p0(session: Session, inc: Incident) -> str | None:
     return f"the incident spent {spent:g}% of an error budget, more than {limit:g}%"
 
 
+def for_incident(session: Session, incident_id: int) -> Postmortem | None:
     """The incident's postmortem, if it has one."""
     return session.scalar(select(Postmortem).where(Postmortem.incident_id == incident_id))
 
