@@ -21,6 +21,7 @@ from warroom.cli.postmortem import action, postmortem
 from warroom.cli.report import report
 from warroom.cli.slo import slo
 from warroom.cli.status import status
+from warroom.cli.store import backup, restore
 from warroom.settings import Settings, SettingsError, default_base_url, outbound_allow
 from warroom.settings import public_url as configured_public_url
 
@@ -56,6 +57,7 @@ def _open_store(clock: Clock | None = None, *, create: bool = True) -> tuple[Dat
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from warroom.db.migrate import StoreTooNew
     from warroom.runtime import open_store
 
     url = Settings.from_env().database_url
@@ -73,6 +75,8 @@ def _open_store(clock: Clock | None = None, *, create: bool = True) -> tuple[Dat
         opened = open_store(url, clock)
         click.echo(f"warroom store: {shown_url}", err=True)
         return opened
+    except StoreTooNew as exc:
+        raise click.ClickException(f"refusing the store {shown_url}: {exc}") from exc
     except SQLAlchemyError as exc:
         try:
             shown = make_url(url).render_as_string(hide_password=True)
@@ -382,6 +386,8 @@ main.add_command(escalation)
 main.add_command(contact)
 main.add_command(report)
 main.add_command(slo)
+main.add_command(backup)
+main.add_command(restore)
 
 
 if __name__ == "__main__":
