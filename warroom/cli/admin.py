@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -224,10 +225,11 @@ def user_password(name: str, password: str | None) -> None:
     """Set a user's password (admins: anyone's; others: their own). Ends their web
     sessions."""
     if password is None:
-        if click.get_text_stream("stdin").isatty():
+        stdin = sys.stdin
+        if stdin.isatty():
             password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
         else:
-            password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+            password = stdin.readline().rstrip("\r\n")
     Client().post(f"/api/v1/users/{quote(name, safe='')}/password", {"password": password})
     click.echo(f"Password of {name} set; their web sessions were signed out.")
 
