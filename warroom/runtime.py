@@ -1,4 +1,9 @@
-"""Opening the store the way every entry point does: migrate, then first-run defaults."""
+"""Opening the store the way every entry point does: migrate, then first-run defaults.
+
+Invariant: a store made by a newer warroom is refused (StoreTooNew from
+`warroom.db.migrate.upgrade`) before anything is written to it: no migration down, no
+defaults, no engine jobs.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,15 @@ from warroom.wiring import wire
 
 
 def open_store(url: str, clock: Clock | None = None) -> tuple[Database, Bootstrap]:
+    """Opens, migrates and sets up the store at `url`. Raises StoreTooNew, having touched
+    nothing, for a store migrated by a newer warroom."""
     wire()
     db = Database(url)
-    upgrade(db.engine)
+    try:
+        upgrade(db.engine)
+    except BaseException:
+        db.dispose()
+        raise
     clock = clock or SystemClock()
     with db.session() as s:
         boot = ensure_defaults(s, clock)
