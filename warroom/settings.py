@@ -109,6 +109,21 @@ def max_alert_body() -> int:
     return _int("WARROOM_MAX_ALERT_BODY", 1024 * 1024)
 
 
+def ready_max_lag_seconds() -> float:
+    """WARROOM_READY_MAX_LAG_SECONDS: how long the oldest due engine job may wait before
+    `/readyz` answers 503 (default 60). Raises SettingsError unless a positive number."""
+    raw = os.environ.get("WARROOM_READY_MAX_LAG_SECONDS", "60")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(
+            f"WARROOM_READY_MAX_LAG_SECONDS must be a positive number of seconds, not {raw!r}"
+        )
+    return value
+
+
 def api_url() -> str:
     """Where the CLI finds the server (WARROOM_URL), without a trailing slash."""
     return (os.environ.get("WARROOM_URL") or "http://127.0.0.1:8080").rstrip("/")
