@@ -29,6 +29,7 @@ from warroom.core.clock import Clock, SystemClock
 from warroom.core.errors import DomainError, TooManyRequests
 from warroom.core.text import RefuseBadText
 from warroom.db.session import Database
+from warroom.engine import readiness
 from warroom.heartbeats.api import ping_router as heartbeat_ping_router
 from warroom.heartbeats.api import router as heartbeats_router
 from warroom.http import RequestGuard
@@ -39,6 +40,7 @@ from warroom.org.api import router as org_router
 from warroom.paging.api import router as paging_router
 from warroom.postmortems.api import items_router as action_items_router
 from warroom.postmortems.api import router as postmortems_router
+from warroom.settings import ready_max_lag_seconds
 from warroom.shifts.api import router as shifts_router
 from warroom.slos.api import router as slos_router
 from warroom.statuspage.api import router as statuspage_router
@@ -141,7 +143,21 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok"}  # the process is alive; nothing else is looked at
+
+    app.state.ready_max_lag_seconds = ready_max_lag_seconds()
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        """Ready for traffic: store reachable, migrations current, engine not behind
+        (docs/operations.md). 503 names the failing checks. No token needed."""
+        state = request.app.state
+        result = readiness.check(state.db, state.clock, state.ready_max_lag_seconds)
+        return JSONResponse(
+            result.to_dict(),
+            status_code=200 if result.ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
 
     app.include_router(comms_router)
     app.include_router(incidents_router)
