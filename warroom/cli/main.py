@@ -221,7 +221,7 @@ def serve(
     from warroom.app import create_app
     from warroom.auth.service import create_token
     from warroom.core.clock import SystemClock
-    from warroom.engine.worker import start_engine
+    from warroom.engine.worker import start_engine, stop_engine
     from warroom.org.service import user_by_name
 
     # Checked before anything starts: no store is opened with a broken flag.
@@ -293,8 +293,8 @@ def serve(
             app.state.secure_cookies = settings.secure_cookies
             uvicorn.run(app, **options)
     finally:
-        for w in engine_workers:
-            w.stop()
+        # uvicorn has drained the requests (SIGTERM, Ctrl-C); leased jobs are handed back.
+        stop_engine(engine_workers)
 
 
 @main.command()
@@ -315,19 +315,22 @@ def serve(
 def engine(poll: float, deliveries: int, create: bool) -> None:
     """Run the engine alone: claims due work from the store and runs it. Several engines
     (on PostgreSQL) share the work; each job is run by one of them."""
+    import signal
     import threading
 
     from warroom.core.clock import SystemClock
-    from warroom.engine.worker import start_engine
+    from warroom.engine.worker import start_engine, stop_engine
 
     _logging()
     db, _ = _open_store(create=create)
     workers = start_engine(db, SystemClock(), poll_seconds=poll, deliveries=deliveries)
-    click.echo(f"engine {workers[0].name} running against the store; Ctrl-C stops it")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    click.echo(f"engine {workers[0].name} running against the store; Ctrl-C or SIGTERM stops it")
     with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()
-    for w in workers:
-        w.stop()
+        stopping.wait()
+    # Each thread finishes the job it is running; the jobs it still holds are handed back.
+    stop_engine(workers)
 
 
 @main.group()

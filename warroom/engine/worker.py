@@ -3,6 +3,11 @@
 A job is claimed by moving it to `running` with a lease (`locked_until`); a worker
 that dies (kill -9) leaves the lease to expire and another worker takes the job
 over. Handlers must be idempotent: a job can run again after a crash.
+
+A clean stop (`Worker.stop`, `stop_engine`: SIGTERM, Ctrl-C, the end of `warroom serve`)
+lets the job being run finish, runs no further job of the claimed batch, and hands every
+job it still holds back: state pending, lease and owner cleared, the unused attempt
+returned, so another worker takes it at once instead of after the lease.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock, ensure_utc
@@ -67,6 +72,7 @@ class Worker:
         self._stop = threading.Event()
         self._claimed: dict[int, tuple[str, dict[str, Any]]] = {}
         self._wake = wake_event()
+        self._thread: threading.Thread | None = None
 
     def _filter(self, q: Any) -> Any:
         if self.kinds is not None:
@@ -123,6 +129,8 @@ class Worker:
         with self.db.session() as s:
             jobs = {j.id: j for j in s.scalars(select(Job).where(Job.id.in_(job_ids)))}
             for job_id in job_ids:
+                if self._stop.is_set():
+                    break  # stopping: the rest of the batch is handed back
                 job = jobs.get(job_id)
                 if job is None or not self._mine(job):
                     continue
@@ -181,8 +189,12 @@ class Worker:
             if inside:
                 self._run_inside(inside)
             for job_id in ids:
-                if job_id not in inside:
+                if job_id not in inside and not self._stop.is_set():
                     self.run_job(job_id)
+            if self._stop.is_set():
+                self._claimed.clear()
+                self.release()
+                return total
             total += len(ids)
 
     def next_due(self) -> datetime | None:
@@ -216,14 +228,47 @@ class Worker:
                 wake.wait(wait)
         forget_wake_event(wake)
 
-    def stop(self) -> None:
+    def release(self) -> int:
+        """Hands back every job this worker holds (claimed, not finished): pending again,
+        lease and owner cleared, the claim's attempt returned. Returns how many."""
+        with self.db.session() as s:
+            done = s.execute(
+                update(Job)
+                .where(Job.state == "running", Job.locked_by == self.name)
+                .values(
+                    state="pending",
+                    locked_by=None,
+                    locked_until=None,
+                    attempts=Job.attempts - 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            count = int(getattr(done, "rowcount", 0) or 0)
+        if count:
+            log.info("engine %s handed %d job(s) back", self.name, count)
+        return count
+
+    def stop(self, *, wait: bool = True, timeout: float = 30.0) -> None:
+        """Stops the loop. With `wait` (the default), waits up to `timeout` seconds for
+        the job being run to finish, then hands back the jobs still held. A job still
+        running after `timeout` keeps its lease (it may yet finish)."""
         self._stop.set()
         self._wake.set()
+        if not wait:
+            return
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+            if t.is_alive():
+                log.warning("engine %s: a job is still running; its lease stays", self.name)
+                return
+        self.release()
 
     def start_thread(self, poll_seconds: float = 1.0) -> threading.Thread:
         t = threading.Thread(
             target=self.run_forever, args=(poll_seconds,), name="warroom-engine", daemon=True
         )
+        self._thread = t
         t.start()
         return t
 
@@ -245,3 +290,12 @@ def start_engine(
     for w in workers:
         w.start_thread(poll_seconds)
     return workers
+
+
+def stop_engine(workers: list[Worker], timeout: float = 30.0) -> None:
+    """Stops the engine's threads cleanly: all are told at once, then each finishes its
+    job and hands back what it still holds (Worker.stop)."""
+    for w in workers:
+        w.stop(wait=False)
+    for w in workers:
+        w.stop(timeout=timeout)
