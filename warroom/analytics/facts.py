@@ -1,4 +1,5 @@
-"""Keeping `incident_facts` and `incident_fact_services` equal to what the incidents say.
+"""Keeping `incident_facts`, `incident_fact_services` and the monthly rollup
+`incident_fact_months` equal to what the incidents say.
 
 Invariants:
 - `refresh` rewrites one incident's fact rows from the incident as the caller's
@@ -9,7 +10,11 @@ Invariants:
   `rules.phase_minutes`: NULL when a milestone is missing or the end precedes the start,
   customer comms before mitigation started as 0. SQLite's minutes come from `julianday()`
   rounded to whole milliseconds, as PostgreSQL's epochs are.
-- Writes only these two tables; reads the incidents' and services' tables.
+- The rollup changes by deltas: `refresh` takes the incident's old share out of its month's
+  row and adds the new one (upserts, in key order so concurrent moves lock rows alike);
+  `backfill` rebuilds it from the facts. A month row whose incidents all moved away stays,
+  at zero.
+- Writes only these three tables; reads the incidents' and services' tables.
 """
 
 from __future__ import annotations
@@ -51,10 +56,10 @@ def refresh(session: Session, incident_id: int) -> None:
         delete(IncidentFactService).where(IncidentFactService.incident_id == incident_id)
     )
     fact = session.get(IncidentFact, incident_id)
-    if fact is not None:
-        _bump(session, fact, -1)
+    old = None if fact is None else _share(fact, -1)
     if inc is None:
-        if fact is not None:
+        if fact is not None and old is not None:
+            _bump(session, [old])
             session.delete(fact)
         return
     if fact is None:
@@ -71,7 +76,7 @@ def refresh(session: Session, incident_id: int) -> None:
         setattr(fact, metric, rules.metric_minutes(metric, ms))
     for phase in rules.PHASES:
         setattr(fact, phase, rules.phase_minutes(phase, ms))
-    _bump(session, fact, 1)
+    _bump(session, [s for s in (old, _share(fact, 1)) if s is not None])
     service_ids = sorted(
         set(
             session.scalars(
@@ -98,8 +103,11 @@ def month_of(at: Any) -> str:
     return f"{ensure_utc(at):%Y-%m}"
 
 
-def _bump(session: Session, fact: IncidentFact, sign: int) -> None:
-    """Adds (+1) or takes away (-1) one fact's share of its month's rollup row."""
+KEYS = ("month", "severity", "detection_source", "private", "drill")
+
+
+def _share(fact: IncidentFact, sign: int) -> dict[str, Any]:
+    """One fact's share (+1) or its removal (-1) of its month's rollup row."""
     values: dict[str, Any] = {
         "month": month_of(fact.declared_at),
         "severity": fact.severity,
@@ -113,15 +121,21 @@ def _bump(session: Session, fact: IncidentFact, sign: int) -> None:
         v = getattr(fact, d)
         values[f"{d}_n"] = 0 if v is None else sign
         values[f"{d}_sum"] = 0.0 if v is None else sign * float(v)
+    return values
+
+
+def _bump(session: Session, shares: list[dict[str, Any]]) -> None:
+    """Adds the shares to their rollup rows (an upsert each), in key order so that two
+    transactions moving facts between the same rows lock them in the same order."""
     pg = session.get_bind().dialect.name == "postgresql"
-    stmt = (pg_insert if pg else sqlite_insert)(IncidentFactMonth).values(**values)
-    keys = ["month", "severity", "detection_source", "private", "drill"]
     table = IncidentFactMonth.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={k: table.c[k] + stmt.excluded[k] for k in values if k not in keys},
-    )
-    session.execute(stmt)
+    for values in sorted(shares, key=lambda v: tuple(str(v[k]) for k in KEYS)):
+        stmt = (pg_insert if pg else sqlite_insert)(IncidentFactMonth).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(KEYS),
+            set_={k: table.c[k] + stmt.excluded[k] for k in values if k not in KEYS},
+        )
+        session.execute(stmt)
 
 
 def _minutes_sql(dialect: str, start: str, end: str, *, clamp: bool = False) -> str:
