@@ -118,3 +118,19 @@ def test_readyz_needs_no_token_and_reads_only(
     assert client.get("/readyz").status_code == 503
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT state, attempts FROM jobs")).all() == before
+
+
+def test_serve_refuses_a_bad_threshold_before_opening_the_store(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from warroom.cli.main import main
+
+    store = tmp_path / "warroom.db"
+    r = CliRunner().invoke(
+        main,
+        ["serve", "--port", "1"],
+        env={"WARROOM_DATABASE_URL": f"sqlite:///{store}", "WARROOM_READY_MAX_LAG_SECONDS": "soon"},
+    )
+    assert r.exit_code == 1, r.output
+    assert "WARROOM_READY_MAX_LAG_SECONDS must be a positive number" in r.output
+    assert not store.exists()

@@ -22,7 +22,13 @@ from warroom.cli.report import report
 from warroom.cli.slo import slo
 from warroom.cli.status import status
 from warroom.cli.store import backup, restore
-from warroom.settings import Settings, SettingsError, default_base_url, outbound_allow
+from warroom.settings import (
+    Settings,
+    SettingsError,
+    default_base_url,
+    outbound_allow,
+    ready_max_lag_seconds,
+)
 from warroom.settings import public_url as configured_public_url
 
 if TYPE_CHECKING:
@@ -229,6 +235,7 @@ def serve(
     _check_public_url(public_url)
     try:  # a malformed allow-list stops here, not at the first page sent
         outbound_allow()
+        ready_max_lag_seconds()  # and a malformed /readyz threshold before the store opens
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     public = configured_public_url()
