@@ -50,6 +50,8 @@ def feed_items(session: Session, user: User, start: datetime, end: datetime) -> 
         .order_by(ActionItem.due_at, ActionItem.id)
     )
     for item, inc in items:
+        if item.due_at is None:  # filtered out above; for the type checker
+            continue
         ref = incident_rules.short_id(inc.id)
         due = ensure_utc(item.due_at)
         lines = [
@@ -85,6 +87,8 @@ def feed_items(session: Session, user: User, start: datetime, end: datetime) -> 
         .order_by(Postmortem.due_at, Postmortem.id)
     )
     for pm, inc in pms:
+        if pm.due_at is None:
+            continue
         ref = incident_rules.short_id(inc.id)
         due = ensure_utc(pm.due_at)
         out.append(
