@@ -435,21 +435,11 @@ def test_spend_summary_words_for_each_window(
     assert rules.spend_summary(minutes, budget, window) == words
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules.py bug: 100 - 99.9 is 0.0999999999999943, so the 30d budget is "
-    "43.1999999999975 minutes and spending exactly 43.2 reads as 100.0000000000057%",
-)
 def test_spending_exactly_the_whole_budget_does_not_freeze() -> None:
     s = rules.status_from_intervals(spec(), [Interval(at(-43.2), T)], T)
     assert rules.gate("checkout", [s], [], T).state == "warn"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules.py bug: allowed_ratio (100 - 99.9) / 100 is 0.000999999999999943, so a "
-    "bad ratio of exactly 0.0144 burns 14.400000000000817x and pages at the factor",
-)
 def test_burning_exactly_at_the_page_factor_does_not_page() -> None:
     s = rules.status_from_ratios(spec(), 0.0, {"1h": 0.0144, "5m": 0.0144}, T)
     assert s.alerting() is None

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from warroom.core.errors import ValidationFailed
 
@@ -185,12 +186,24 @@ class SloSpec:
     @property
     def allowed_ratio(self) -> float:
         """The share of the window that may be bad: 1 - objective."""
-        return (100.0 - self.objective) / 100.0
+        return allowed_share(self.objective)
+
+
+def allowed_share(objective: float) -> float:
+    """1 - objective as a fraction, computed in decimal: 99.9 gives 0.001, not the
+    0.000999999999999943 binary floating point makes of 100 - 99.9."""
+    return float((Decimal(100) - Decimal(str(objective))) / Decimal(100))
 
 
 def budget_minutes(objective: float, window_minutes: float) -> float:
     """The error budget in minutes: the window's minutes times (100 - objective)%."""
-    return window_minutes * (100.0 - objective) / 100.0
+    return float(Decimal(str(window_minutes)) * Decimal(str(allowed_share(objective))))
+
+
+def _above(value: float, limit: float) -> bool:
+    """Strictly above, ignoring the last few bits of floating point (a spend of exactly the
+    budget, or a burn of exactly the factor, is not above it)."""
+    return round(value, 9) > limit
 
 
 @dataclass(frozen=True)
@@ -315,14 +328,13 @@ class Status:
 
     @property
     def exhausted(self) -> bool:
-        return self.consumed_percent > FREEZE_PERCENT
+        return _above(self.consumed_percent, FREEZE_PERCENT)
 
     def alerting(self) -> str | None:
         """'page' or 'ticket' when a multiwindow burn condition holds (page first)."""
         for cond in BURN_ALERTS:
-            if (
-                self.burn_rates.get(cond.long, 0.0) > cond.factor
-                and self.burn_rates.get(cond.short, 0.0) > cond.factor
+            if _above(self.burn_rates.get(cond.long, 0.0), cond.factor) and _above(
+                self.burn_rates.get(cond.short, 0.0), cond.factor
             ):
                 return cond.severity
         return None
@@ -434,7 +446,7 @@ def gate(service: str, statuses: Sequence[Status], grants: Sequence[Grant], now:
     if not statuses:
         return Gate(service, True, "no-slo", [f"{service} has no SLO: nothing to gate on"])
     spent = [s for s in statuses if s.exhausted]
-    warned = [s for s in statuses if not s.exhausted and s.consumed_percent > WARN_PERCENT]
+    warned = [s for s in statuses if not s.exhausted and _above(s.consumed_percent, WARN_PERCENT)]
     if spent:
         reasons = [
             f"{s.name}: {s.consumed_minutes:.2f} of {s.budget_minutes:.2f} budget minutes spent "
