@@ -366,7 +366,8 @@ def test_apply_plan_then_apply(cli: Run, conf: Path) -> None:
     assert "  + create team payments" in lines
     assert "  + create service checkout" in lines
     assert "  ~ update user alice (email, full_name, role)" in lines
-    assert lines[-1].startswith("Plan: 11 to create, ")
+    assert "  + create SLO checkout-availability" in lines
+    assert lines[-1].startswith("Plan: 13 to create, ")  # 11, and the example's two SLOs
     assert as_json(cli("service", "list", "--json")) == []
 
     out = cli("apply", str(conf), token="admin").stdout

@@ -160,6 +160,7 @@ def test_export_is_yaml_that_applies_unchanged(api: Api) -> None:
         "integrations",
         "alert_rules",
         "heartbeats",
+        "slos",
         "schedules",
         "escalation_policies",
         "status_components",
@@ -307,7 +308,7 @@ def test_deleting_an_unused_severity(api: Api) -> None:
 def test_dry_run_changes_nothing(api: Api) -> None:
     before = export(api)
     plan = apply_ok(api, acme(), dry_run=True)
-    assert len(plan) == 3 + 6 + 6  # teams, users, services
+    assert len(plan) == 3 + 6 + 6 + 2  # teams, users, services, SLOs
     assert export(api) == before
     assert api.get("/api/v1/services").json() == []
     assert apply_ok(api, acme()) == plan
@@ -500,6 +501,7 @@ def test_load_example_folder_merges_files() -> None:
         "escalation_policies",
         "status_components",
         "heartbeats",
+        "slos",
     }
     assert len(loaded.data["users"]) == 6
     file, line = loaded.locate(("services", 0, "owner")) or ("", 0)

@@ -140,7 +140,12 @@ def apply(path: Path, dry_run: bool, as_json: bool) -> None:
     for ch in changes:
         sign = {"create": "+", "update": "~", "delete": "-"}[ch["action"]]
         extra = f" ({', '.join(ch['fields'])})" if ch["fields"] else ""
-        what = {"severities": "severity", "sso": "single sign-on"}.get(ch["kind"], ch["kind"][:-1])
+        what = {
+            "severities": "severity",
+            "sso": "single sign-on",
+            "slos": "SLO",
+            "triage": "triage",
+        }.get(ch["kind"], ch["kind"][:-1])
         click.echo(f"  {sign} {ch['action']} {what} {ch['name']}{extra}")
     for ch in changes:
         if ch.get("key"):
