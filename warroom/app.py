@@ -46,6 +46,7 @@ from warroom.slos.api import router as slos_router
 from warroom.statuspage.api import router as statuspage_router
 from warroom.statuspage.public import StatusPageMiddleware
 from warroom.statuspage.public import router as statuspage_public_router
+from warroom.triage.api import router as triage_router
 from warroom.web.account_pages import router as account_pages_router
 from warroom.web.alert_pages import router as alert_pages_router
 from warroom.web.analytics_pages import router as analytics_pages_router
@@ -167,6 +168,7 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(heartbeats_router)
     app.include_router(slos_router)
+    app.include_router(triage_router)
     app.include_router(heartbeat_ping_router)
     app.include_router(org_router)
     app.include_router(auth_router)

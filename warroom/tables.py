@@ -53,6 +53,7 @@ from warroom.statuspage.models import (
     StatusPage,
     StatusSubscriber,
 )
+from warroom.triage.models import TriageSettings
 
 __all__ = [
     "IncidentFact",
@@ -110,4 +111,5 @@ __all__ = [
     "StatusSubscriber",
     "Slo",
     "SloException",
+    "TriageSettings",
 ]

@@ -22,6 +22,7 @@ from warroom.cli.report import report
 from warroom.cli.slo import slo
 from warroom.cli.status import status
 from warroom.cli.store import backup, restore
+from warroom.cli.triage import triage
 from warroom.settings import (
     Settings,
     SettingsError,
@@ -396,6 +397,7 @@ main.add_command(escalation)
 main.add_command(contact)
 main.add_command(report)
 main.add_command(slo)
+main.add_command(triage)
 main.add_command(backup)
 main.add_command(restore)
 

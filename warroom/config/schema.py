@@ -157,6 +157,53 @@ class SloDoc(Doc):
     prometheus: SloPrometheusDoc | None = None
 
 
+class TriageRungDoc(Doc):
+    """One rung of the blast-radius ladder: its severity and who it pages."""
+
+    severity: str = Field(min_length=1, max_length=32)
+    page: list[
+        Literal[
+            "owning_team",
+            "team_lead",
+            "incident_commander",
+            "engineering_management",
+            "security",
+            "ciso",
+            "legal",
+        ]
+    ] = Field(min_length=1)
+
+
+class TriageAudienceDoc(Doc):
+    """Who an audience is: an escalation policy, or people (or both)."""
+
+    escalation_policy: str | None = Field(default=None, min_length=1, max_length=100)
+    users: list[str] = []
+
+
+ImpactName = Literal["complete_loss", "degraded", "inconvenience"]
+ScopeName = Literal["widespread", "limited", "minimal"]
+BlastRadiusName = Literal[
+    "single_user",
+    "single_feature",
+    "single_region",
+    "core_workflow",
+    "all_users",
+    "data_integrity",
+    "security_breach",
+]
+AudienceName = Literal["incident_commander", "engineering_management", "security", "ciso", "legal"]
+
+
+class TriageDoc(Doc):
+    """The severity matrix (all nine cells when given), blast-radius rungs that differ from
+    the seeds', and who the audiences beyond the owning team and its lead are."""
+
+    matrix: dict[ImpactName, dict[ScopeName, str]] | None = None
+    blast_radius: dict[BlastRadiusName, TriageRungDoc] = {}
+    audiences: dict[AudienceName, TriageAudienceDoc] = {}
+
+
 class AlertRuleDoc(Doc):
     name: str = Field(min_length=1, max_length=100)
     matchers: list[str] = []
@@ -409,6 +456,8 @@ class ConfigDoc(Doc):
     sso: SsoDoc | None = None
     # A mapping: absent leaves the postmortem rules as they are, null restores the defaults.
     postmortems: PostmortemsDoc | None = None
+    # A mapping: absent leaves triage as it is, null restores the seeds' defaults.
+    triage: TriageDoc | None = None
     # Absent leaves the scheduled reviews as they are; a list replaces them all.
     reports: list[ReportDoc] | None = None
 
@@ -428,6 +477,6 @@ KINDS = (
     "templates",
 )
 # Sections that are one mapping rather than a list of named entries.
-SINGLE = ("sso", "postmortems")
+SINGLE = ("sso", "postmortems", "triage")
 # Sections whose absent entries are kept (never deleted by an apply).
 KEEP_ABSENT = ("users", "integrations")

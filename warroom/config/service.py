@@ -22,6 +22,7 @@ from warroom.comms import config as comms_config
 from warroom.config import postmortems as postmortems_config
 from warroom.config import reports as reports_config
 from warroom.config import sso as sso_config
+from warroom.config import triage as triage_config
 from warroom.config.schema import KEEP_ABSENT, KINDS, USER_CONTACT_FIELDS, ConfigDoc
 from warroom.core.clock import Clock
 from warroom.core.errors import ValidationFailed
@@ -34,6 +35,7 @@ from warroom.org.models import Service, ServiceDependency, Severity, Team, TeamM
 from warroom.paging import config as paging_config
 from warroom.slos import config as slos_config
 from warroom.statuspage import config as statuspage_config
+from warroom.triage.rules import find_cycle
 
 
 @dataclass
@@ -169,6 +171,17 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
                             ("services", i, "depends_on", j), "a service cannot depend on itself"
                         )
                     )
+        cycle = find_cycle(
+            {svc.name: [d for d in svc.depends_on if d != svc.name] for svc in doc.services}
+        )
+        if cycle:
+            at = next(i for i, svc in enumerate(doc.services) if svc.name == cycle[0])
+            problems.append(
+                Problem(
+                    ("services", at, "depends_on"),
+                    "services depend on each other in a cycle: " + " -> ".join(cycle),
+                )
+            )
     problems += _check_alerting(session, doc, services)
     problems += reports_config.check(doc, teams)
     problems += oncall_config.check(session, doc, users, teams)
@@ -182,6 +195,7 @@ def _check(session: Session, doc: ConfigDoc) -> list[Problem]:
     problems += [Problem(p, m) for p, m in comms_config.check(doc, severities, services)]
     problems += [Problem(p, m) for p, m in heartbeats_config.check(doc, services)]
     problems += [Problem(p, m) for p, m in slos_config.check(doc, services)]
+    problems += [Problem(p, m) for p, m in triage_config.check(session, doc)]
     monitors = heartbeats_config.names(session, doc)
     for i, item in enumerate(doc.integrations or []):
         if item.heartbeat is None:
@@ -291,6 +305,7 @@ def plan(session: Session, data: Any) -> tuple[ConfigDoc, list[Change]]:
                 changes.append(Change("delete", kind, name))
     changes += [Change(a, "sso", name, fields) for a, name, fields in sso_config.plan(session, doc)]
     changes += [Change(a, "postmortems", n, f) for a, n, f in postmortems_config.plan(session, doc)]
+    changes += [Change(a, "triage", n, f) for a, n, f in triage_config.plan(session, doc)]
     changes += [Change(a, "reports", n, f) for a, n, f in reports_config.plan(session, doc)]
     problems += _delete_problems(session, doc, changes)
     if problems:
@@ -408,6 +423,7 @@ def apply(session: Session, clock: Clock, data: Any, dry_run: bool = False) -> l
         comms_config.apply(session, doc)
     sso_config.apply(session, doc)
     postmortems_config.apply(session, doc)
+    triage_config.apply(session, doc)
     reports_config.apply(session, clock, doc)
     # Services go once integrations and rules no longer point at them.
     if doc.services is not None:
@@ -632,6 +648,9 @@ def export_data(session: Session) -> dict[str, Any]:
     sso = sso_config.export(session)
     if sso is not None:  # only while single sign-on is configured
         out["sso"] = sso
+    triage_section = triage_config.export(session)
+    if triage_section is not None:  # only while a triage section is kept
+        out["triage"] = triage_section
     pm_rules = postmortems_config.export(session)
     if pm_rules is not None:  # only while rules other than the defaults are kept
         out["postmortems"] = pm_rules
