@@ -7,6 +7,8 @@
 - `admin_token`: a bearer token of the built-in admin user.
 - `Program`: a child process whose output goes to a log file, ended at teardown.
 - `start_alertmanager`: Debian's Alertmanager with a given config, ready to use.
+- `scraped_exporter`: Debian's Prometheus scraping a prometheus-client collector the test
+  serves, once a PromQL count says it has scraped enough.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import uvicorn
+import yaml
 
 from tests.conftest import free_port
 from warroom.auth.service import create_token
@@ -278,3 +282,72 @@ def start_alertmanager(
         program.stop()
         raise
     return client, program
+
+
+PROMETHEUS = Path("/usr/bin/prometheus")
+
+
+@contextmanager
+def scraped_exporter(
+    tmp: Path,
+    collector: Any,
+    *,
+    job: str,
+    ready: str,
+    samples: int,
+    timeout: float = 60.0,
+) -> Iterator[tuple[str, Program]]:
+    """Serves `collector` on a free port, starts Debian's Prometheus scraping it every
+    second as `job`, and yields (Prometheus base URL, its Program) once the PromQL `ready`
+    (a count) reaches `samples`. Stops both at the end."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    require_program(PROMETHEUS, "prometheus")
+    registry = CollectorRegistry()
+    registry.register(collector)
+    exporter_port = free_port()
+    httpd, _ = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+                "scrape_configs": [
+                    {
+                        "job_name": job,
+                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                    }
+                ],
+            }
+        )
+    )
+    program = Program(
+        [
+            str(PROMETHEUS),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp / "prometheus.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, trust_env=False, timeout=5) as c:
+
+            def scraped() -> bool:
+                if not program.alive():
+                    raise AssertionError(f"prometheus exited\n{program.output()}")
+                try:
+                    r = c.get("/api/v1/query", params={"query": ready})
+                except httpx.TransportError:
+                    return False
+                result = r.json()["data"]["result"] if r.status_code == 200 else []
+                return bool(result) and float(result[0]["value"][1]) >= samples
+
+            wait_until(scraped, f"{samples} scrapes of the exporter", timeout, program.output)
+        yield base, program
+    finally:
+        program.stop()
+        httpd.shutdown()
+        httpd.server_close()

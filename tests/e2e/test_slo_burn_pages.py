@@ -31,13 +31,10 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tests.conftest import free_port
-from tests.e2e._programs import Program, admin_token, require_program, serve, wait_until
+from tests.e2e._programs import Program, admin_token, scraped_exporter, serve, wait_until
 from tests.paging_support import SECRET, organisation
 from tests.receivers import WebhookReceiver
 from warroom.app import create_app
@@ -89,59 +86,16 @@ class Prom:
 def prom(tmp_path: Path) -> Iterator[Prom]:
     """Prometheus scraping the exporter (50% errors) every second, after two scrapes with
     errors; stopped at teardown (the test may stop it earlier)."""
-    require_program(PROMETHEUS, "prometheus")
     traffic = Requests(error_percent=50)
-    registry = CollectorRegistry()
-    registry.register(traffic)
-    exporter_port = free_port()
-    httpd, _ = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-                "scrape_configs": [
-                    {
-                        "job_name": "checkout",
-                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                    }
-                ],
-            }
-        )
-    )
-    program = Program(
-        [
-            str(PROMETHEUS),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        tmp_path / "prometheus.log",
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, trust_env=False, timeout=5) as c:
-
-            def scraped() -> bool:
-                if not program.alive():
-                    raise AssertionError(f"prometheus exited\n{program.output()}")
-                try:
-                    r = c.get(
-                        "/api/v1/query",
-                        params={"query": 'count_over_time(http_requests_total{code="500"}[1m])'},
-                    )
-                except httpx.TransportError:
-                    return False
-                result = r.json()["data"]["result"] if r.status_code == 200 else []
-                return bool(result) and float(result[0]["value"][1]) >= 2
-
-            wait_until(scraped, "two scrapes of the exporter", DEADLINE, program.output)
+    with scraped_exporter(
+        tmp_path,
+        traffic,
+        job="checkout",
+        ready='count_over_time(http_requests_total{code="500"}[1m])',
+        samples=2,
+        timeout=DEADLINE,
+    ) as (base, program):
         yield Prom(base, program, traffic)
-    finally:
-        program.stop()
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture

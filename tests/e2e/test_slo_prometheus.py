@@ -14,15 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import yaml
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from tests.conftest import free_port
-from tests.e2e._programs import Program, require_program, wait_until
+from tests.e2e._programs import scraped_exporter
 from warroom.slos import prometheus
 from warroom.slos.rules import SloSpec, parse_window, status_from_ratios
 
@@ -65,59 +62,15 @@ def slo(**kw: Any) -> SloSpec:
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Prometheus that has scraped the exporter at least four times; its base URL."""
-    require_program(PROMETHEUS, "prometheus")
-    tmp = tmp_path_factory.mktemp("slo-prometheus")
-    registry = CollectorRegistry()
-    registry.register(Traffic())
-    exporter_port = free_port()
-    httpd, _ = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
-    port = free_port()
-    config = tmp / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-                "scrape_configs": [
-                    {
-                        "job_name": "demo",
-                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                    }
-                ],
-            }
-        )
-    )
-    program = Program(
-        [
-            str(PROMETHEUS),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        tmp / "prometheus.log",
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, trust_env=False, timeout=5) as c:
-
-            def scraped() -> bool:
-                if not program.alive():
-                    raise AssertionError(f"prometheus exited\n{program.output()}")
-                try:
-                    r = c.get(
-                        "/api/v1/query",
-                        params={"query": 'count_over_time(demo_requests_total{code="500"}[1m])'},
-                    )
-                except httpx.TransportError:
-                    return False
-                result = r.json()["data"]["result"] if r.status_code == 200 else []
-                return bool(result) and float(result[0]["value"][1]) >= 4
-
-            wait_until(scraped, "four scrapes of the exporter", DEADLINE, program.output)
+    with scraped_exporter(
+        tmp_path_factory.mktemp("slo-prometheus"),
+        Traffic(),
+        job="demo",
+        ready='count_over_time(demo_requests_total{code="500"}[1m])',
+        samples=4,
+        timeout=DEADLINE,
+    ) as (base, _):
         yield base
-    finally:
-        program.stop()
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture
