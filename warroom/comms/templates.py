@@ -330,7 +330,9 @@ FACTS = (
     "acknowledged_at",
     "declared_at",
     "ic_assigned_at",
+    "mitigation_started_at",
     "mitigated_at",
+    "customers_informed_at",
     "resolved_at",
 )
 
